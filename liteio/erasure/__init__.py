@@ -1,0 +1,1 @@
+"""Erasure pipeline: Reed-Solomon codec, bitrot framing, stripe and range math."""
