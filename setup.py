@@ -79,9 +79,13 @@ def isal_build_flags() -> dict[str, list[str]]:
 
 def extensions() -> list[Extension]:
     flags = isal_build_flags()
+    # LITEIO_EXT_ONLY=a,b limits a development rebuild to those modules.
+    only = {n for n in os.environ.get("LITEIO_EXT_ONLY", "").split(",") if n}
     modules = []
     for pyx in sorted(EXT_DIR.glob("*.pyx")):
         name = pyx.stem
+        if only and name not in only:
+            continue
         csrc = EXT_DIR / "csrc" / name
         c_files = sorted(str(p) for p in csrc.glob("*.c")) if csrc.is_dir() else []
         modules.append(
