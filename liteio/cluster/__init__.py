@@ -1,0 +1,1 @@
+"""Cluster shape: drive patterns, erasure-set layout, (later) nodes and RPC."""
