@@ -40,7 +40,8 @@ cdef enum Algorithm:
     ALG_CRC64NVME_PORTABLE
 
 
-cdef uint64_t _update(Algorithm alg, const unsigned char *p, size_t n, uint64_t value) noexcept nogil:
+cdef uint64_t _update(Algorithm alg, const unsigned char *p, size_t n,
+                      uint64_t value) noexcept nogil:
     """CRC of p[0:n] continuing from a finished CRC ``value`` (zlib convention)."""
     cdef uint32_t reg
     if alg == ALG_CRC32:
@@ -83,7 +84,10 @@ cdef object _checksum(Algorithm alg, unsigned width, object data, object value):
     cdef const unsigned char *p = <const unsigned char *>view.buf
     cdef size_t n = <size_t>view.len
     try:
-        with nogil(n >= GIL_RELEASE_MIN):
+        if n >= GIL_RELEASE_MIN:
+            with nogil:
+                v = _update(alg, p, n, v)
+        else:
             v = _update(alg, p, n, v)
     finally:
         PyBuffer_Release(&view)
@@ -157,7 +161,8 @@ cdef void _field_init(Gf2Field *f, uint64_t poly, unsigned width) noexcept:
         f.x2n[k] = _mulmod(f, f.x2n[k - 1], f.x2n[k - 1])
 
 
-cdef uint64_t _combine(const Gf2Field *f, uint64_t crc1, uint64_t crc2, uint64_t len2) noexcept nogil:
+cdef uint64_t _combine(const Gf2Field *f, uint64_t crc1, uint64_t crc2,
+                       uint64_t len2) noexcept nogil:
     cdef uint64_t shift = f.one
     cdef int k = 3  # x^(8 len2) = product of x^(2^(k+3)) over the set bits k of len2
     while len2:
