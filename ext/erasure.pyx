@@ -11,7 +11,7 @@ parity and rebuilt shards are written straight into the caller's buffers.
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 
 from isal_erasure_code cimport ec_init_tables, ec_encode_data, gf_mul, gf_invert_matrix
 

@@ -1,0 +1,1 @@
+"""Storage: one drive per ``StorageAPI``: local files, health and fault wrappers."""
