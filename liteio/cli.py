@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from liteio import __version__
+from liteio.meta.debug import add_debug_commands
 
 
 def _selftest(args: argparse.Namespace) -> int:
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=0.5, help="time per throughput figure (default 0.5)"
     )
     selftest.set_defaults(handler=_selftest)
+    add_debug_commands(commands)
     return parser
 
 
