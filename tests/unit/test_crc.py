@@ -1,4 +1,10 @@
-"""liteio._ext.crc against a bitwise pure-Python oracle, zlib and published vectors."""
+"""liteio._ext.crc against a bitwise pure-Python oracle, zlib and published vectors.
+
+CRC32 and CRC32C each have four paths (the dispatcher, the folding engine,
+ISA-L, the tables) and CRC64NVME two; every path is checked against the
+oracle, and all paths of one CRC against each other, across sizes, offsets,
+starting values and chained calls.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,11 @@ import itertools
 import mmap
 import os
 import random
+import subprocess
+import sys
+import textwrap
 import zlib
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,15 +42,63 @@ def reference_crc(data: bytes, poly_reflected: int, width: int, value: int = 0) 
     return reg ^ mask
 
 
+def reference_prefixes(
+    data: bytes, sizes: Iterable[int], poly_reflected: int, width: int, value: int = 0
+) -> dict[int, int]:
+    """``reference_crc(data[:n])`` for each n in sizes, in one bytewise pass.
+
+    The byte table is the bitwise oracle applied to each byte value, so this is
+    the same oracle, only fast enough to reach a few MiB.
+    """
+    mask = (1 << width) - 1
+    # table[b]: the register after byte b from a zero register (value = mask).
+    table = [reference_crc(bytes([b]), poly_reflected, width, mask) ^ mask for b in range(256)]
+    reg, done, out = value ^ mask, 0, {}
+    for n in sorted(set(sizes)):
+        for byte in data[done:n]:
+            reg = table[(reg ^ byte) & 0xFF] ^ (reg >> 8)
+        done = n
+        out[n] = reg ^ mask
+    return out
+
+
+CRC32 = (0xEDB88320, 32)
+CRC32C = (0x82F63B78, 32)
+CRC64NVME = (0x9A6C9329AC4BC9B5, 64)
+
 # name -> (engine function, combine, reflected polynomial, width)
 ALGORITHMS = {
-    "crc32": (crc.crc32, crc.crc32_combine, 0xEDB88320, 32),
-    "crc32c": (crc.crc32c, crc.crc32c_combine, 0x82F63B78, 32),
-    "crc64nvme": (crc.crc64nvme, crc.crc64nvme_combine, 0x9A6C9329AC4BC9B5, 64),
-    "crc64nvme_portable": (crc.crc64nvme_portable, crc.crc64nvme_combine, 0x9A6C9329AC4BC9B5, 64),
+    "crc32": (crc.crc32, crc.crc32_combine, *CRC32),
+    "crc32_fold": (crc._fold_crc32, crc.crc32_combine, *CRC32),
+    "crc32_isal": (crc._isal_crc32, crc.crc32_combine, *CRC32),
+    "crc32_portable": (crc.crc32_portable, crc.crc32_combine, *CRC32),
+    "crc32c": (crc.crc32c, crc.crc32c_combine, *CRC32C),
+    "crc32c_fold": (crc._fold_crc32c, crc.crc32c_combine, *CRC32C),
+    "crc32c_isal": (crc._isal_crc32c, crc.crc32c_combine, *CRC32C),
+    "crc32c_portable": (crc.crc32c_portable, crc.crc32c_combine, *CRC32C),
+    "crc64nvme": (crc.crc64nvme, crc.crc64nvme_combine, *CRC64NVME),
+    "crc64nvme_portable": (crc.crc64nvme_portable, crc.crc64nvme_combine, *CRC64NVME),
 }
 NAMES = sorted(ALGORITHMS)
 ENGINES = [ALGORITHMS[n][0] for n in NAMES]
+
+# Each CRC -> every path that computes it; the first is the public dispatcher.
+FAMILIES = {
+    "crc32": ["crc32", "crc32_fold", "crc32_isal", "crc32_portable"],
+    "crc32c": ["crc32c", "crc32c_fold", "crc32c_isal", "crc32c_portable"],
+    "crc64nvme": ["crc64nvme", "crc64nvme_portable"],
+}
+CHECK_VALUES = {"crc32": 0xCBF43926, "crc32c": 0xE3069283, "crc64nvme": 0xAE8B14860A799888}
+
+
+def family_of(name: str) -> str:
+    return next(f for f, paths in FAMILIES.items() if name in paths)
+
+
+def at_offset(data: bytes, offset: int) -> memoryview:
+    """``data`` as a view starting ``offset`` bytes into a fresh buffer (its alignment)."""
+    return memoryview(bytearray(offset) + data)[offset:]
+
 
 # One random pool that tests slice from; hypothesis picks offsets and sizes.
 POOL = random.Random(20240611).randbytes(5000 + 64)
@@ -49,39 +107,36 @@ POOL = random.Random(20240611).randbytes(5000 + 64)
 # --- published check values ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("crc32", 0xCBF43926),
-        ("crc32c", 0xE3069283),
-        ("crc64nvme", 0xAE8B14860A799888),
-        ("crc64nvme_portable", 0xAE8B14860A799888),
-    ],
-)
-def test_catalogue_check_value(name: str, expected: int) -> None:
+@pytest.mark.parametrize("name", NAMES)
+def test_catalogue_check_value(name: str) -> None:
     fn, _, poly, width = ALGORITHMS[name]
+    expected = CHECK_VALUES[family_of(name)]
     assert fn(b"123456789") == expected
     assert reference_crc(b"123456789", poly, width) == expected
 
 
 @pytest.mark.parametrize(
-    ("fn", "data", "expected"),
+    ("family", "data", "expected"),
     [
         # CRC-64/NVME vectors published by other implementations:
-        (crc.crc64nvme, bytes(32), 0xCF3473434D4ECF3B),  # AWS CRT checksum tests
-        (crc.crc64nvme, bytes(range(32)), 0xB9D9D4A8492CBD7F),  # AWS CRT checksum tests
-        (crc.crc64nvme, b"hello world!", 0xD9160D1FA8E418E3),  # crc64fast-nvme docs
-        (crc.crc64nvme, b"aaaaaaaaaa", 0x0C1A80036D65C555),  # aws-c-s3 tests
-        (crc.crc64nvme, bytes(4096), 0x6482D367EB22B64E),  # SPDK, NVM Command Set spec
-        (crc.crc64nvme, b"\xff" * 4096, 0xC0DDBA7302ECA3AC),  # SPDK, NVM Command Set spec
-        (crc.crc32, bytes(32), 0x190A55AD),  # AWS CRT checksum tests
-        (crc.crc32, b"Hello", 4157704578),  # AWS CRT checksum tests
-        (crc.crc32c, b"Hello", 2178485787),  # AWS CRT checksum tests
-        (crc.crc32c, b"hello world", 0xC99465AA),
+        ("crc64nvme", bytes(32), 0xCF3473434D4ECF3B),  # AWS CRT checksum tests
+        ("crc64nvme", bytes(range(32)), 0xB9D9D4A8492CBD7F),  # AWS CRT checksum tests
+        ("crc64nvme", b"hello world!", 0xD9160D1FA8E418E3),  # crc64fast-nvme docs
+        ("crc64nvme", b"aaaaaaaaaa", 0x0C1A80036D65C555),  # aws-c-s3 tests
+        ("crc64nvme", bytes(4096), 0x6482D367EB22B64E),  # SPDK, NVM Command Set spec
+        ("crc64nvme", b"\xff" * 4096, 0xC0DDBA7302ECA3AC),  # SPDK, NVM Command Set spec
+        ("crc32", bytes(32), 0x190A55AD),  # AWS CRT checksum tests
+        ("crc32", b"Hello", 4157704578),  # AWS CRT checksum tests
+        ("crc32c", b"Hello", 2178485787),  # AWS CRT checksum tests
+        ("crc32c", b"hello world", 0xC99465AA),
+        ("crc32c", bytes(32), 0x8A9136AA),  # RFC 3720 B.4 (iSCSI), 32 zero bytes
+        ("crc32c", b"\xff" * 32, 0x62A8AB43),  # RFC 3720 B.4, 32 bytes of 0xff
+        ("crc32c", bytes(range(32)), 0x46DD794E),  # RFC 3720 B.4, incrementing
     ],
 )
-def test_published_vectors(fn, data: bytes, expected: int) -> None:
-    assert fn(data) == expected
+def test_published_vectors(family: str, data: bytes, expected: int) -> None:
+    for name in FAMILIES[family]:
+        assert ALGORITHMS[name][0](data) == expected, name
 
 
 @pytest.mark.parametrize("fn", ENGINES)
@@ -123,34 +178,85 @@ def test_crc32_equals_zlib_on_large_input() -> None:
     assert crc.crc32(data) == zlib.crc32(data)
 
 
-# --- folding path == table path ---------------------------------------------------
+# --- every path of one CRC agrees --------------------------------------------------
 
-# Every size below 300, then each power-of-two boundary from both sides.
-SIZES = [*range(300), *(n + d for n in (512, 1024, 4096, 65536, MIB) for d in (-1, 0, 1))]
-
-
-def test_folding_matches_portable_every_size_and_alignment() -> None:
-    pool = memoryview(os.urandom(MIB + 64))
-    for size in SIZES:
-        for offset in range(17) if size < 4096 else (0, 1, 3, 7, 8, 13):
-            view = pool[offset : offset + size]
-            assert crc.crc64nvme(view) == crc.crc64nvme_portable(view), (size, offset)
+# Each power-of-two boundary up to 1 MiB from both sides: the folding loop's
+# 16- and 128-byte steps, the 2 KiB GIL and 4 KiB ISA-L/folding switches.
+BOUNDARY_SIZES = sorted({(1 << k) + d for k in range(4, 21) for d in (-1, 0, 1)})
+ODD_OFFSETS = (1, 3, 7, 13)
 
 
-@pytest.mark.parametrize("size", [3 * MIB + 11, 8 * MIB - 1])
-def test_folding_matches_portable_multi_mib(size: int) -> None:
-    pool = memoryview(os.urandom(size + 8))
+def agreeing_value(family: str, data: Any, value: int = 0) -> int:
+    """The one CRC every path of ``family`` gives for ``data``, or an assertion error."""
+    results = {name: ALGORITHMS[name][0](data, value) for name in FAMILIES[family]}
+    if family == "crc32":
+        results["zlib"] = zlib.crc32(data, value)
+    assert len(set(results.values())) == 1, {k: hex(v) for k, v in results.items()}
+    return results[family]
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_bytewise_oracle_is_the_bitwise_one(family: str) -> None:
+    _, _, poly, width = ALGORITHMS[family]
+    data = random.Random(1).randbytes(700)
+    sizes = [0, 1, 7, 8, 9, 64, 299, 700]
+    value = random.Random(2).getrandbits(width)
+    fast = reference_prefixes(data, sizes, poly, width, value)
+    assert fast == {n: reference_crc(data[:n], poly, width, value) for n in sizes}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_paths_match_reference_every_size_below_300(family: str) -> None:
+    _, _, poly, width = ALGORITHMS[family]
+    data = random.Random(300).randbytes(300)
+    start = random.Random(family).getrandbits(width)
+    for value in (0, start):
+        expected = [reference_crc(data[:size], poly, width, value) for size in range(300)]
+        for offset in range(17):  # every alignment mod 16, and one more
+            view = at_offset(data, offset)
+            for size in range(300):
+                got = agreeing_value(family, view[:size], value)
+                assert got == expected[size], (size, offset, value)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_paths_match_reference_power_of_two_boundaries(family: str) -> None:
+    _, _, poly, width = ALGORITHMS[family]
+    data = random.Random(20).randbytes(MIB + 1)
+    value = random.Random(family).getrandbits(width)
+    expected = reference_prefixes(data, BOUNDARY_SIZES, poly, width, value)
+    for offset in (0, *ODD_OFFSETS):
+        view = at_offset(data, offset)
+        for size in BOUNDARY_SIZES:
+            assert agreeing_value(family, view[:size], value) == expected[size], (size, offset)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_paths_match_reference_multi_mib(family: str) -> None:
+    _, _, poly, width = ALGORITHMS[family]
+    data = os.urandom(8 * MIB + 7)
+    value = random.Random(family).getrandbits(width)
+    # The oracle runs at about 4 MiB/s, so it checks one multi-MiB size; the
+    # paths (ISA-L and zlib are independent implementations) check more.
+    oracle_size = 3 * MIB + 11
+    expected = reference_prefixes(data, [oracle_size], poly, width, value)[oracle_size]
     for offset in (0, 1, 5):
-        view = pool[offset : offset + size]
-        value = 0xDEADBEEFCAFEF00D
-        assert crc.crc64nvme(view, value) == crc.crc64nvme_portable(view, value)
+        view = at_offset(data, offset)
+        assert agreeing_value(family, view[:oracle_size], value) == expected, offset
+        agreeing_value(family, view[: 8 * MIB - 1 - offset], value)
 
 
 @settings(max_examples=200, deadline=None)
-@given(offset=st.integers(0, 63), size=st.integers(0, 5000), value=st.integers(0, 2**64 - 1))
-def test_folding_matches_portable_hypothesis(offset: int, size: int, value: int) -> None:
+@given(
+    offset=st.integers(0, 63),
+    size=st.integers(0, 5000),
+    value=st.integers(0, 2**64 - 1),
+    family=st.sampled_from(sorted(FAMILIES)),
+)
+def test_paths_agree_hypothesis(offset: int, size: int, value: int, family: str) -> None:
+    width = ALGORITHMS[family][3]
     data = memoryview(POOL)[offset : offset + size]
-    assert crc.crc64nvme(data, value) == crc.crc64nvme_portable(data, value)
+    agreeing_value(family, data, value & ((1 << width) - 1))
 
 
 def test_accelerated_flag_is_bool() -> None:
@@ -169,6 +275,24 @@ def test_chaining_equals_one_shot(data: bytes, cuts: list[int]) -> None:
         for lo, hi in itertools.pairwise(bounds):
             value = fn(data[lo:hi], value)
         assert value == fn(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cuts=st.lists(st.integers(0, 40000), max_size=6),
+    picks=st.lists(st.integers(0, 3), min_size=7, max_size=7),
+    family=st.sampled_from(sorted(FAMILIES)),
+)
+def test_chaining_across_paths(cuts: list[int], picks: list[int], family: str) -> None:
+    # Pieces below and above the 4 KiB switch, each hashed by a different path,
+    # must chain into the one-shot CRC: the paths share one register convention.
+    data = memoryview(POOL * 8)[:40000]
+    paths = FAMILIES[family]
+    bounds = [0, *sorted(cuts), len(data)]
+    value = 0
+    for (lo, hi), pick in zip(itertools.pairwise(bounds), picks, strict=False):
+        value = ALGORITHMS[paths[pick % len(paths)]][0](data[lo:hi], value)
+    assert value == agreeing_value(family, data)
 
 
 @settings(max_examples=150, deadline=None)
@@ -252,10 +376,11 @@ def test_rejects_bad_values(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["crc32c", "crc64nvme"])
+@pytest.mark.parametrize("name", ["crc32", "crc32c", "crc32c_isal", "crc64nvme"])
 def test_input_over_2gib(name: str) -> None:
     # ISA-L's crc32_iscsi takes an int length, so the engine feeds it in
-    # pieces. Untouched anonymous pages all map the zero page: no real memory.
+    # pieces; the folding engine takes a size_t. Untouched anonymous pages all
+    # map the zero page: no real memory.
     fn, combine, _, _ = ALGORITHMS[name]
     size = 2**31 + 4099
     zeros = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
@@ -278,3 +403,34 @@ def test_threads_agree_with_serial() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         got = list(pool.map(lambda b: (crc.crc32(b), crc.crc32c(b), crc.crc64nvme(b)), blobs))
     assert got == expected
+
+
+def test_first_use_from_many_threads() -> None:
+    # Each CRC builds its tables and folding constants on first use, under
+    # pthread_once: a fresh interpreter whose first calls all race must agree.
+    script = textwrap.dedent(
+        """
+        import os, threading
+        from liteio._ext import crc
+        fns = [crc._fold_crc32, crc._fold_crc32c, crc.crc64nvme,
+               crc.crc32_portable, crc.crc32c_portable, crc.crc64nvme_portable]
+        data = os.urandom(1 << 20)
+        barrier = threading.Barrier(12)
+        results = [None] * 12
+        def run(i):
+            barrier.wait()
+            results[i] = fns[i % 6](data)
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(12)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        assert results[:6] == results[6:], results
+        assert results[0] == results[3] and results[1] == results[4], results
+        assert results[2] == results[5], results
+        print("ok")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
