@@ -1,0 +1,1 @@
+"""Object layer: pools -> erasure sets -> objects, with quorum and namespace locks."""

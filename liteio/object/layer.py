@@ -1,0 +1,230 @@
+"""``ObjectLayer``: the whole store as the S3 front door sees it.
+
+Objects are routed to an erasure set by SipHash-2-4 of the key under the
+deployment id (MinIO's SIPMOD); buckets exist on every drive of every set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+from liteio._ext.keyhash import sip_mod
+from liteio.meta.versions import ObjectVersion
+from liteio.object import errors as oerr
+from liteio.object.bucket_meta import BucketMetadata, BucketMetaCorrupt, metadata_key
+from liteio.object.erasure_set import ErasureSet
+from liteio.object.names import check_bucket_name, check_object_key
+from liteio.object.nslock import NamespaceLock
+from liteio.object.reader import ObjectReader
+from liteio.object.types import BucketInfo, DeleteResult, ObjectInfo, PutOptions
+from liteio.storage import errors as serr
+from liteio.storage.api import StorageAPI
+from liteio.storage.paths import SYSTEM_VOLUME
+
+
+async def _bytes_body(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+class ObjectLayer:
+    def __init__(self, sets: Sequence[Sequence[StorageAPI]], parity: int, deployment_id: str,
+                 cpu: Executor | None = None) -> None:
+        self.deployment_id = deployment_id
+        self._sip_key = uuid.UUID(deployment_id).bytes
+        self.cpu = cpu or ThreadPoolExecutor(max_workers=4, thread_name_prefix="liteio-cpu")
+        self.locks = NamespaceLock()
+        self.sets = [ErasureSet(drives, parity, self.cpu, index=i, locks=self.locks)
+                     for i, drives in enumerate(sets)]
+        self._bucket_cache: dict[str, BucketMetadata] = {}
+
+    @property
+    def drives(self) -> list[StorageAPI]:
+        return [d for s in self.sets for d in s.drives]
+
+    def set_for(self, key: str) -> ErasureSet:
+        if len(self.sets) == 1:
+            return self.sets[0]
+        return self.sets[sip_mod(key.encode(), self._sip_key, len(self.sets))]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(d.close() for d in self.drives), return_exceptions=True)
+
+    # -- buckets ------------------------------------------------------------------------
+
+    async def make_bucket(self, bucket: str, *, lock_enabled: bool = False) -> None:
+        check_bucket_name(bucket)
+        async with self.locks.write(f"bucket:{bucket}"):
+            results = await asyncio.gather(
+                *(s.each_drive(lambda i, d: d.make_volume(bucket)) for s in self.sets))
+            for erasure_set, per_drive in zip(self.sets, results):
+                made = sum(not isinstance(r, BaseException) for r in per_drive)
+                exists = sum(isinstance(r, serr.VolumeExists) for r in per_drive)
+                if exists >= erasure_set.write_quorum:
+                    raise oerr.BucketExists(bucket, bucket=bucket)
+                if made + exists < erasure_set.write_quorum:
+                    raise oerr.InsufficientWriteQuorum(f"creating bucket {bucket}", bucket=bucket)
+            meta = BucketMetadata(bucket, lock_enabled=lock_enabled)
+            await self._save_bucket_meta(meta)
+
+    async def _save_bucket_meta(self, meta: BucketMetadata) -> None:
+        key = metadata_key(meta.name)
+        data = meta.dump()
+        await self.set_for(key).put_object(
+            SYSTEM_VOLUME, key, _bytes_body(data), len(data), PutOptions())
+        self._bucket_cache[meta.name] = meta
+
+    async def bucket_metadata(self, bucket: str) -> BucketMetadata:
+        """The bucket's configuration; BucketNotFound if the bucket does not exist."""
+        cached = self._bucket_cache.get(bucket)
+        if cached is not None:
+            return cached
+        if bucket == SYSTEM_VOLUME or not bucket:
+            raise oerr.BucketNotFound(bucket, bucket=bucket)
+        await self._stat_bucket(bucket)
+        key = metadata_key(bucket)
+        meta = BucketMetadata(bucket)
+        try:
+            reader = await self.set_for(key).open_object(SYSTEM_VOLUME, key)
+            data = b"".join([chunk async for chunk in reader.stream()])
+            meta = BucketMetadata.load(data)
+        except oerr.ObjectNotFound:
+            pass  # a bucket MinIO made before it kept metadata, or an adopted drive
+        except BucketMetaCorrupt:
+            pass  # keep serving with defaults; the bucket itself is fine
+        self._bucket_cache[bucket] = meta
+        return meta
+
+    async def _stat_bucket(self, bucket: str) -> int:
+        """Creation time (ns) from the volume dirs of the first set, by quorum."""
+        erasure_set = self.sets[0]
+        results = await erasure_set.each_drive(lambda i, d: d.stat_volume(bucket))
+        found = [r for r in results if not isinstance(r, BaseException)]
+        if len(found) >= erasure_set.read_quorum:
+            return min(r.created_ns for r in found)
+        missing = sum(isinstance(r, serr.VolumeNotFound) for r in results)
+        if missing >= erasure_set.read_quorum:
+            raise oerr.BucketNotFound(bucket, bucket=bucket)
+        raise oerr.InsufficientReadQuorum(f"bucket {bucket}", bucket=bucket)
+
+    async def get_bucket_info(self, bucket: str) -> BucketInfo:
+        meta = await self.bucket_metadata(bucket)
+        return BucketInfo(bucket, meta.created_ns)
+
+    async def update_bucket_metadata(self, bucket: str,
+                                     mutate: Callable[[BucketMetadata], None]) -> BucketMetadata:
+        async with self.locks.write(f"bucket:{bucket}"):
+            meta = await self.bucket_metadata(bucket)
+            updated = BucketMetadata.load(meta.dump())
+            mutate(updated)
+            await self._save_bucket_meta(updated)
+            return updated
+
+    async def list_buckets(self) -> list[BucketInfo]:
+        erasure_set = self.sets[0]
+        results = await erasure_set.each_drive(lambda i, d: d.list_volumes())
+        seen: dict[str, list[int]] = {}
+        for result in results:
+            if isinstance(result, BaseException):
+                continue
+            for vol in result:
+                seen.setdefault(vol.name, []).append(vol.created_ns)
+        out = []
+        for name, created in sorted(seen.items()):
+            if len(created) < erasure_set.read_quorum:
+                continue
+            meta = self._bucket_cache.get(name)
+            out.append(BucketInfo(name, meta.created_ns if meta else min(created)))
+        return out
+
+    async def delete_bucket(self, bucket: str, *, force: bool = False) -> None:
+        await self.bucket_metadata(bucket)
+        async with self.locks.write(f"bucket:{bucket}"):
+            if not force and await self._bucket_has_objects(bucket):
+                raise oerr.BucketNotEmpty(bucket, bucket=bucket)
+            results = await asyncio.gather(
+                *(s.each_drive(lambda i, d: d.delete_volume(bucket, force=True)) for s in self.sets))
+            for erasure_set, per_drive in zip(self.sets, results):
+                done = sum(not isinstance(r, BaseException) or isinstance(r, serr.VolumeNotFound)
+                           for r in per_drive)
+                if done < erasure_set.write_quorum:
+                    raise oerr.InsufficientWriteQuorum(f"deleting bucket {bucket}", bucket=bucket)
+            self._bucket_cache.pop(bucket, None)
+            key = metadata_key(bucket)
+            await self.set_for(key).delete_object(SYSTEM_VOLUME, key)
+            await asyncio.gather(*(
+                s.each_drive(lambda i, d: d.delete(SYSTEM_VOLUME, f"buckets/{bucket}", recursive=True))
+                for s in self.sets))
+
+    async def _bucket_has_objects(self, bucket: str) -> bool:
+        for erasure_set in self.sets:
+            for drive in erasure_set.drives:
+                if not drive.is_online():
+                    continue
+                try:
+                    async for _ in drive.walk(bucket, "", recursive=True):
+                        return True
+                except serr.StorageError:
+                    continue
+        return False
+
+    # -- objects --------------------------------------------------------------------------
+
+    async def put_object(self, bucket: str, key: str, body: AsyncIterator[Any], size: int,
+                         opts: PutOptions | None = None) -> ObjectInfo:
+        check_object_key(key, bucket)
+        meta = await self.bucket_metadata(bucket)
+        opts = opts or PutOptions()
+        opts.versioned = meta.versioned
+        opts.version_suspended = meta.suspended
+        return await self.set_for(key).put_object(bucket, key, body, size, opts)
+
+    async def open_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectReader:
+        check_object_key(key, bucket)
+        await self.bucket_metadata(bucket)
+        return await self.set_for(key).open_object(bucket, key, version_id)
+
+    async def get_object_info(self, bucket: str, key: str,
+                              version_id: str | None = None) -> ObjectInfo:
+        check_object_key(key, bucket)
+        await self.bucket_metadata(bucket)
+        return await self.set_for(key).get_object_info(bucket, key, version_id)
+
+    async def delete_object(self, bucket: str, key: str,
+                            version_id: str | None = None) -> DeleteResult:
+        check_object_key(key, bucket)
+        meta = await self.bucket_metadata(bucket)
+        return await self.set_for(key).delete_object(
+            bucket, key, version_id, versioned=meta.versioned, suspended=meta.suspended)
+
+    async def update_object(self, bucket: str, key: str, version_id: str | None,
+                            mutate: Callable[[ObjectVersion], None]) -> ObjectInfo:
+        check_object_key(key, bucket)
+        await self.bucket_metadata(bucket)
+        return await self.set_for(key).update_object(bucket, key, version_id, mutate)
+
+    async def copy_object(self, src_bucket: str, src_key: str, src_version: str | None,
+                          dst_bucket: str, dst_key: str, opts: PutOptions,
+                          replace_metadata: bool) -> ObjectInfo:
+        """Copy (streamed through the erasure pipeline); metadata kept or replaced."""
+        reader = await self.open_object(src_bucket, src_key, src_version)
+        source = reader.info
+        dst_meta = await self.bucket_metadata(dst_bucket)
+        same = (src_bucket, src_key) == (dst_bucket, dst_key)
+        if not replace_metadata:
+            opts.metadata = dict(source.metadata)
+        if same and not dst_meta.versioned and src_version in (None, source.version_id):
+            # Onto itself in an unversioned bucket: only the metadata changes.
+            new_meta = {"etag": source.etag, **opts.metadata}
+
+            def mutate(version: ObjectVersion) -> None:
+                version.meta_usr = new_meta
+                version.mod_time = time.time_ns()
+
+            return await self.update_object(dst_bucket, dst_key, src_version, mutate)
+        opts.etag = None if source.parts and len(source.parts) > 1 else source.etag
+        return await self.put_object(dst_bucket, dst_key, reader.stream(), source.size, opts)
