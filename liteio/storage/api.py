@@ -56,6 +56,8 @@ class CommitResult:
 class ShardWriter(ABC):
     """A shard stream being written; durable only after ``close``."""
 
+    __slots__ = ()
+
     @abstractmethod
     async def write(self, data: Any) -> None: ...
 
@@ -69,6 +71,8 @@ class ShardWriter(ABC):
 
 
 class ShardReader(ABC):
+    __slots__ = ()
+
     @abstractmethod
     async def read_at(self, offset: int, length: int) -> memoryview:
         """Up to ``length`` bytes at ``offset`` (short only at end of file)."""
@@ -86,6 +90,11 @@ class StorageAPI(ABC):
 
     @abstractmethod
     def is_online(self) -> bool: ...
+
+    async def reconnect(self) -> bool:
+        """Try to bring an offline drive back (re-check its root, re-dial a
+        remote); whether it is online afterwards. Health wrappers call it."""
+        return self.is_online()
 
     # -- volumes (buckets, and the system volume) -----------------------------
     @abstractmethod
@@ -154,18 +163,31 @@ class StorageAPI(ABC):
 
     @abstractmethod
     async def delete_version(self, volume: str, path: str, version_id: bytes) -> CommitResult:
-        """Remove one version; the object's directory goes when none remain."""
+        """Remove one version; the object's directory goes when none remain.
+
+        Deletes are not undone: a data dir no other version uses is removed at
+        once, so ``replaced_data_dir`` is None; ``previous_xl`` is the old file."""
 
     @abstractmethod
     async def update_version(self, volume: str, path: str, version: ObjectVersion) -> None:
         """Replace an existing version's metadata in place (tags, user metadata)."""
 
     @abstractmethod
-    async def restore_xl(self, volume: str, path: str, previous_xl: bytes | None) -> None:
-        """Put back the xl.meta a commit replaced (None: the object did not exist)."""
+    async def restore_xl(
+        self,
+        volume: str,
+        path: str,
+        previous_xl: bytes | None,
+        new_data_dir: str | None = None,
+    ) -> None:
+        """Undo a commit: put back the xl.meta it replaced (None: the object did
+        not exist, so its xl.meta and now-empty directories go). ``new_data_dir``
+        names the data dir the undone commit moved in (``staged_data_dir[1]``),
+        which is removed too."""
 
     @abstractmethod
-    async def discard_data_dir(self, volume: str, path: str, data_dir: str) -> None: ...
+    async def discard_data_dir(self, volume: str, path: str, data_dir: str) -> None:
+        """Remove a data dir a commit replaced (absent already: not an error)."""
 
     # -- listing ---------------------------------------------------------------
     @abstractmethod
@@ -174,6 +196,15 @@ class StorageAPI(ABC):
     ) -> AsyncIterator[WalkEntry]:
         """Objects (and, unless recursive, common prefixes ending in '/') whose
         keys start with ``prefix``, in S3 key order, strictly after ``start_after``."""
+
+    async def walk_batches(
+        self, volume: str, prefix: str, *, recursive: bool, start_after: str = ""
+    ) -> AsyncIterator[list[WalkEntry]]:
+        """``walk`` in the batches the drive produces (one executor hop or RPC
+        round trip each), so wrappers pay one deadline per batch, not per entry.
+        The default yields batches of one."""
+        async for entry in self.walk(volume, prefix, recursive=recursive, start_after=start_after):
+            yield [entry]
 
     # -- housekeeping ------------------------------------------------------------
     @abstractmethod
