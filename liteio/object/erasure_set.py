@@ -135,13 +135,13 @@ class ErasureSet:
 
     def _not_found_or_quorum(self, bucket: str, key: str, errors: Sequence[BaseException | None],
                              version_id: str | None = None) -> oerr.ObjectError:
-        volume_missing = sum(isinstance(e, serr.VolumeNotFound) for e in errors)
-        if volume_missing >= self.read_quorum:
-            return oerr.BucketNotFound(bucket, bucket=bucket)
-        # Drives that answered (even "not found") outnumbering the read quorum mean
-        # the object really is absent; otherwise we cannot tell.
+        # Drives that answered (even "not found") reaching the read quorum mean the
+        # object really is absent; otherwise we cannot tell. A drive without the
+        # bucket's directory has lost it (the layer already knows the bucket exists).
         answered = sum(
-            e is None or isinstance(e, (serr.FileNotFound, serr.VersionNotFound, serr.FileCorrupt))
+            e is None
+            or isinstance(e, (serr.FileNotFound, serr.VersionNotFound, serr.FileCorrupt,
+                              serr.VolumeNotFound))
             for e in errors
         )
         if answered >= self.read_quorum:

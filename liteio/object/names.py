@@ -6,7 +6,7 @@ import ipaddress
 import re
 
 from liteio.object.errors import InvalidBucketName, InvalidObjectName
-from liteio.storage.paths import DIR_SUFFIX, NAME_MAX, SYSTEM_VOLUME
+from liteio.storage.paths import DIR_SUFFIX, NAME_MAX, SYSTEM_VOLUME, XL_META
 
 MAX_KEY_BYTES = 1024
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -54,8 +54,8 @@ def check_object_key(key: str, bucket: str = "") -> str:
             if len(part.encode("utf-8", "surrogatepass")) > NAME_MAX:
                 problem = f"has a segment longer than {NAME_MAX} bytes"
                 break
-            if part.endswith(DIR_SUFFIX):
-                problem = f"has a segment ending in the reserved {DIR_SUFFIX}"
+            if part.endswith(DIR_SUFFIX) or part == XL_META:
+                problem = f"has a reserved segment name ({XL_META} or *{DIR_SUFFIX})"
                 break
     if problem:
         raise InvalidObjectName(f"object key {key[:80]!r} {problem}", bucket=bucket, key=key)

@@ -29,7 +29,7 @@ def test_good_keys(key: str) -> None:
 @pytest.mark.parametrize(
     "key",
     ["", "/a", "a//b", "a/../b", "..", "./a", "a/.", "x" * 1025, "a\0b", "y" * 256,
-     "a//", "/", "a/b__XLDIR__/c"],
+     "a//", "/", "a/b__XLDIR__/c", "o/xl.meta", "xl.meta"],
 )
 def test_bad_keys(key: str) -> None:
     with pytest.raises(InvalidObjectName):
