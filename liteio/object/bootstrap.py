@@ -47,6 +47,9 @@ async def format_drives(
     """Returns (deployment id, drives grouped into sets in slot order)."""
     if len(drives) != set_count * set_size:
         raise DriveLayoutError(f"{len(drives)} drives cannot form {set_count} sets of {set_size}")
+    # Leftovers of writers that died mid-write are never visible; remove them.
+    await asyncio.gather(*(d.clean_tmp() for d in drives if d.is_online()),
+                         return_exceptions=True)
     found = await asyncio.gather(*(_read_format(d) for d in drives))
     formats = {i: f for i, f in enumerate(found) if isinstance(f, FormatErasureV3)}
     broken = [f for f in found if isinstance(f, DriveLayoutError)]
