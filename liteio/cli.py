@@ -16,6 +16,47 @@ def _selftest(args: argparse.Namespace) -> int:
     return run(bench=args.bench, seconds=args.seconds)
 
 
+SERVER_DESCRIPTION = """\
+Serve the Amazon S3 API over erasure-coded local drives.
+
+With no arguments, liteio serves http://127.0.0.1:9000 from four drive folders
+under ./liteio-data (erasure code 2+2: any two can be lost), creating them if
+needed, and prints the endpoint and the root credentials.
+
+DRIVES
+  Each DRIVE is a folder; MinIO-style ranges expand, the leftmost varying
+  fastest: /data/disk{1...8}, /mnt/d{01...16}. Drives are cut into erasure
+  sets of 2..16 (the largest size dividing the count, unless --set-size).
+  Drives that MinIO wrote are served in place: liteio's on-disk format is
+  MinIO's, and only a format.json is added to drives that lack one.
+
+CREDENTIALS
+  --access-key/--secret-key (or LITEIO_ACCESS_KEY/LITEIO_SECRET_KEY) set the
+  root user. Otherwise a secret is generated on first start and kept in
+  .minio.sys/liteio-credentials.json on every drive (mode 0600).
+
+ENVIRONMENT
+  Every flag has a LITEIO_* variable, shown with the flag; flags win.
+
+SIGNALS
+  SIGINT or SIGTERM stop accepting connections, let requests in flight
+  finish (10 s at most), then exit. Writes are durable only once
+  acknowledged; an interrupted write leaves nothing visible.
+"""
+
+
+def _server(args: argparse.Namespace) -> int:
+    from liteio.server.config import SettingsError, settings_from
+    from liteio.server.main import run
+
+    try:
+        settings = settings_from(args)
+    except SettingsError as exc:
+        print(f"liteio server: {exc}", file=sys.stderr)
+        return 2
+    return run(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liteio",
@@ -37,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=0.5, help="time per throughput figure (default 0.5)"
     )
     selftest.set_defaults(handler=_selftest)
+
+    from liteio.server.config import add_server_arguments
+
+    server = commands.add_parser(
+        "server",
+        help="serve the S3 API (default: 127.0.0.1:9000 over ./liteio-data, EC 2+2)",
+        description=SERVER_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_server_arguments(server)
+    server.set_defaults(handler=_server)
     add_debug_commands(commands)
     return parser
 

@@ -100,3 +100,29 @@ def parse_checksum_blob(blob: bytes) -> list[ChecksumRecord]:
                     record.part_values.append(part)
         records.append(record)
     return records
+
+
+def _put_uvarint(out: bytearray, value: int) -> None:
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def encode_checksum_blob(records: list[ChecksumRecord]) -> bytes:
+    """The inverse of ``parse_checksum_blob``."""
+    bits_of = {name: bit for bit, (name, _) in _ALGORITHMS.items()}
+    out = bytearray()
+    for record in records:
+        base = bits_of.get(record.algorithm)
+        if base is None:
+            raise ValueError(f"unknown checksum algorithm {record.algorithm}")
+        bits = (record.type_bits & ~sum(_ALGORITHMS)) | base
+        _put_uvarint(out, bits)
+        out += record.value
+        if bits & MULTIPART:
+            _put_uvarint(out, record.part_count or len(record.part_values))
+            if bits & INCLUDES_MULTIPART:
+                for part in record.part_values:
+                    out += part
+    return bytes(out)

@@ -133,22 +133,21 @@ class ErasureSet:
                 errors.append(serr.FileCorrupt(str(exc)))
         return metas, errors
 
-    def _not_found_or_quorum(self, bucket: str, key: str, errors: Sequence[BaseException | None],
+    def _not_found_or_quorum(self, bucket: str, key: str, metas: Sequence[XLMeta | None],
+                             errors: Sequence[BaseException | None], wanted: bytes | None,
                              version_id: str | None = None) -> oerr.ObjectError:
-        # Drives that answered (even "not found") reaching the read quorum mean the
-        # object really is absent; otherwise we cannot tell. A drive without the
-        # bucket's directory has lost it (the layer already knows the bucket exists).
-        answered = sum(
-            e is None
-            or isinstance(e, (serr.FileNotFound, serr.VersionNotFound, serr.FileCorrupt,
-                              serr.VolumeNotFound))
-            for e in errors
-        )
-        if answered >= self.read_quorum:
+        # K drives saying "not here" mean the object (or version) really is
+        # absent: no write that reached its write quorum can leave K drives
+        # without it. A drive holding some copy of it is no such answer (a lost
+        # quorum is not an absent object), nor is a corrupt or unreachable one.
+        # A drive without the bucket's directory has lost it (the layer already
+        # knows the bucket exists).
+        absent = sum(_absent(xl, e, wanted) for xl, e in zip(metas, errors))
+        if absent >= self.read_quorum:
             if version_id is not None:
                 return oerr.VersionNotFound(f"{key} version {version_id}", bucket=bucket, key=key)
             return oerr.ObjectNotFound(key, bucket=bucket, key=key)
-        return oerr.InsufficientReadQuorum(f"{key}: too few drives answered", bucket=bucket, key=key)
+        return oerr.InsufficientReadQuorum(f"{key}: too few drives agree", bucket=bucket, key=key)
 
     async def resolve(self, bucket: str, key: str, version_id: str | None = None
                       ) -> tuple[Resolved, list[XLMeta | None]]:
@@ -159,7 +158,12 @@ class ErasureSet:
             raise oerr.InvalidArgument(f"invalid version id {version_id!r}") from None
         resolved = resolve(metas, self.read_quorum, wanted)
         if resolved is None:
-            raise self._not_found_or_quorum(bucket, key, errors, version_id)
+            raise self._not_found_or_quorum(bucket, key, metas, errors, wanted, version_id)
+        # Drives that answered without this version (missing, stale or corrupt
+        # xl.meta) need healing, as MinIO queues them; unreachable ones do not.
+        for i, error in enumerate(errors):
+            if i not in resolved.drives and (error is None or isinstance(error, _MISSING)):
+                self.note_bad_shard(bucket, key, i)
         return resolved, metas
 
     async def get_object_info(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
@@ -223,6 +227,9 @@ class ErasureSet:
                 raise oerr.InvalidArgument(str(exc), bucket=bucket, key=key) from None
             except eerr.WriteQuorumLost as exc:
                 raise oerr.InsufficientWriteQuorum(str(exc), bucket=bucket, key=key) from None
+            if opts.content_md5 is not None and md5 is not None and md5.digest() != opts.content_md5:
+                raise oerr.BadDigest("The Content-MD5 you specified did not match what we received.",
+                                     bucket=bucket, key=key)
             if opts.verify_body is not None:
                 opts.verify_body()
             etag = opts.etag or (md5.hexdigest() if md5 else "")
@@ -356,6 +363,19 @@ class ErasureSet:
                     raise oerr.BucketNotFound(bucket, bucket=bucket)
                 raise oerr.InsufficientWriteQuorum(f"{key}: delete", bucket=bucket, key=key)
         return DeleteResult(key, version_id, was_marker, None)
+
+
+_MISSING = (serr.FileNotFound, serr.VersionNotFound, serr.VolumeNotFound, serr.FileCorrupt)
+
+
+def _absent(xl: XLMeta | None, error: BaseException | None, wanted: bytes | None) -> bool:
+    """Whether one drive's answer says the object (or version ``wanted``) is not there."""
+    if error is not None:
+        return isinstance(error, (serr.FileNotFound, serr.VersionNotFound, serr.VolumeNotFound))
+    if xl is None:
+        return False
+    return not any(not e.header.is_free_version
+                   and (wanted is None or e.header.version_id == wanted) for e in xl.entries)
 
 
 def _for_drive(base: ObjectVersion, shard_number: int) -> ObjectVersion:

@@ -99,6 +99,8 @@ class PutOptions:
     checksum_blob: bytes | None = None  # x-minio-internal-crc to store
     # Known body MD5 (copy) instead of computing one.
     etag: str | None = None
+    # Content-MD5 the client sent: the computed MD5 must equal it (else BadDigest).
+    content_md5: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -122,3 +124,51 @@ class ListObjectsResult:
 class BucketInfo:
     name: str
     created_ns: int
+
+
+# -- multipart uploads ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class MultipartInfo:
+    """One multipart upload in progress: what was declared when it was created."""
+
+    bucket: str
+    key: str
+    upload_id: str
+    initiated_ns: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)  # the future object's MetaUsr
+    checksum_algorithm: str = ""  # S3 name ("CRC32C"), or "" when none was declared
+    checksum_type: str = ""  # "COMPOSITE" or "FULL_OBJECT" when an algorithm was declared
+
+    @property
+    def content_type(self) -> str:
+        return self.metadata.get("content-type", "application/octet-stream")
+
+
+@dataclass(slots=True)
+class CompletePart:
+    """One <Part> of a CompleteMultipartUpload request (checksums: S3 name -> base64)."""
+
+    number: int
+    etag: str
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ListPartsResult:
+    upload: MultipartInfo
+    parts: list[PartInfo] = field(default_factory=list)
+    part_number_marker: int = 0
+    next_part_number_marker: int = 0  # the last part listed (0 when none)
+    max_parts: int = 1000
+    is_truncated: bool = False
+
+
+@dataclass(slots=True)
+class ListUploadsResult:
+    uploads: list[MultipartInfo] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    is_truncated: bool = False
+    next_key_marker: str = ""  # last key (or common prefix) returned
+    next_upload_id_marker: str = ""  # last upload id returned ("" when a prefix came last)

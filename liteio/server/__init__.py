@@ -1,0 +1,1 @@
+"""``liteio server``: configuration, start-up and the Hypercorn process."""
