@@ -34,7 +34,7 @@ system-deps:
 	fi
 
 run: install
-	$(PYTHON) -m liteio selftest --bench
+	$(PYTHON) -m liteio server
 
 test: install
 	$(PYTHON) -m pytest tests -q

@@ -18,10 +18,22 @@ from liteio.meta.versions import ObjectVersion
 from liteio.object import errors as oerr
 from liteio.object.bucket_meta import BucketMetadata, BucketMetaCorrupt, metadata_key
 from liteio.object.erasure_set import ErasureSet
+from liteio.object.multipart import PartsRequest, SetMultipart
+from liteio.object.multipart_meta import MIN_PART_SIZE
+from liteio.object.multipart_scan import cleanup_stale, list_uploads
 from liteio.object.names import check_bucket_name, check_object_key
 from liteio.object.nslock import NamespaceLock
 from liteio.object.reader import ObjectReader
-from liteio.object.types import BucketInfo, DeleteResult, ObjectInfo, PutOptions
+from liteio.object.types import (
+    BucketInfo,
+    DeleteResult,
+    ListPartsResult,
+    ListUploadsResult,
+    MultipartInfo,
+    ObjectInfo,
+    PartInfo,
+    PutOptions,
+)
 from liteio.storage import errors as serr
 from liteio.storage.api import StorageAPI
 from liteio.storage.paths import SYSTEM_VOLUME
@@ -220,11 +232,93 @@ class ObjectLayer:
         if same and not dst_meta.versioned and src_version in (None, source.version_id):
             # Onto itself in an unversioned bucket: only the metadata changes.
             new_meta = {"etag": source.etag, **opts.metadata}
+            now = time.time_ns()  # one timestamp for all drives, or they would disagree
 
             def mutate(version: ObjectVersion) -> None:
-                version.meta_usr = new_meta
-                version.mod_time = time.time_ns()
+                version.meta_usr = dict(new_meta)
+                version.mod_time = now
 
             return await self.update_object(dst_bucket, dst_key, src_version, mutate)
         opts.etag = None if source.parts and len(source.parts) > 1 else source.etag
         return await self.put_object(dst_bucket, dst_key, reader.stream(), source.size, opts)
+
+    # -- multipart uploads (the work is in multipart.py) ------------------------------------
+
+    def _multipart(self, key: str) -> SetMultipart:
+        return SetMultipart(self.set_for(key), self.deployment_id)
+
+    async def new_multipart_upload(self, bucket: str, key: str, opts: PutOptions | None = None,
+                                   *, checksum_algorithm: str = "",
+                                   checksum_type: str = "") -> str:
+        """Start an upload; returns its id. ``opts.metadata`` becomes the object's MetaUsr;
+        ``checksum_algorithm``/``checksum_type`` are x-amz-checksum-algorithm/-type."""
+        check_object_key(key, bucket)
+        await self.bucket_metadata(bucket)
+        return await self._multipart(key).new_upload(
+            bucket, key, opts or PutOptions(), checksum_algorithm, checksum_type)
+
+    async def get_multipart_info(self, bucket: str, key: str, upload_id: str) -> MultipartInfo:
+        check_object_key(key, bucket)
+        await self.bucket_metadata(bucket)
+        return await self._multipart(key).info(bucket, key, upload_id)
+
+    async def put_object_part(self, bucket: str, key: str, upload_id: str, part_number: int,
+                              body: AsyncIterator[Any], size: int,
+                              opts: PutOptions | None = None) -> PartInfo:
+        """Store one part (ETag: MD5 hex, unquoted). Uses ``opts.hashers``,
+        ``opts.verify_body`` and ``opts.etag`` as put_object does."""
+        check_object_key(key, bucket)
+        await self.bucket_metadata(bucket)
+        return await self._multipart(key).put_part(
+            bucket, key, upload_id, part_number, body, size, opts or PutOptions())
+
+    async def copy_object_part(self, src_bucket: str, src_key: str, src_version: str | None,
+                               dst_bucket: str, dst_key: str, upload_id: str, part_number: int,
+                               offset: int = 0, length: int | None = None,
+                               opts: PutOptions | None = None) -> PartInfo:
+        """UploadPartCopy: [offset, offset + length) of the source (default: all of it)."""
+        reader = await self.open_object(src_bucket, src_key, src_version)
+        size = reader.info.size
+        length = size - offset if length is None else length
+        if offset < 0 or length < 0 or offset + length > size:
+            raise oerr.InvalidRange(f"bytes {offset}+{length} of {size}", bucket=src_bucket,
+                                    key=src_key, size=size)
+        return await self.put_object_part(dst_bucket, dst_key, upload_id, part_number,
+                                          reader.stream(offset, length), length, opts)
+
+    async def list_parts(self, bucket: str, key: str, upload_id: str,
+                         part_number_marker: int = 0, max_parts: int = 1000) -> ListPartsResult:
+        check_object_key(key, bucket)
+        await self.bucket_metadata(bucket)
+        return await self._multipart(key).list_parts(
+            bucket, key, upload_id, part_number_marker, max_parts)
+
+    async def list_multipart_uploads(self, bucket: str, prefix: str = "", delimiter: str = "",
+                                     key_marker: str = "", upload_id_marker: str = "",
+                                     max_uploads: int = 1000) -> ListUploadsResult:
+        await self.bucket_metadata(bucket)
+        return await list_uploads(
+            self.sets, self.deployment_id, bucket, prefix=prefix, delimiter=delimiter,
+            key_marker=key_marker, upload_id_marker=upload_id_marker, max_uploads=max_uploads)
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        check_object_key(key, bucket)
+        await self.bucket_metadata(bucket)
+        await self._multipart(key).abort(bucket, key, upload_id)
+
+    async def complete_multipart_upload(self, bucket: str, key: str, upload_id: str,
+                                        parts: PartsRequest, opts: PutOptions | None = None,
+                                        *, min_part_size: int = MIN_PART_SIZE) -> ObjectInfo:
+        """``parts``: (number, etag) pairs or ``CompletePart``s, ascending.
+        ``opts.precondition`` is honoured; versioning comes from the bucket."""
+        check_object_key(key, bucket)
+        meta = await self.bucket_metadata(bucket)
+        opts = opts or PutOptions()
+        opts.versioned = meta.versioned
+        opts.version_suspended = meta.suspended
+        return await self._multipart(key).complete(
+            bucket, key, upload_id, parts, opts, min_part_size)
+
+    async def cleanup_stale_uploads(self, older_than_seconds: float) -> int:
+        """Remove uploads initiated longer ago than this; returns how many."""
+        return await cleanup_stale(self.sets, older_than_seconds)
