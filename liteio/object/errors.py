@@ -107,3 +107,8 @@ class InvalidArgument(ObjectError):
 
 class DriveLayoutError(ObjectError):
     """Drives cannot be brought up as a deployment (mixed deployments, bad format)."""
+
+
+class InvalidRequest(ObjectError):
+    """A request that is well-formed but asks for nothing sensible (e.g. completing a
+    multipart upload with no parts; the S3 layer may answer MalformedXML for that)."""

@@ -277,10 +277,13 @@ class ObjectLayer:
                                offset: int = 0, length: int | None = None,
                                opts: PutOptions | None = None) -> PartInfo:
         """UploadPartCopy: [offset, offset + length) of the source (default: all of it)."""
+        await self.get_multipart_info(dst_bucket, dst_key, upload_id)  # before opening the source
         reader = await self.open_object(src_bucket, src_key, src_version)
         size = reader.info.size
         length = size - offset if length is None else length
         if offset < 0 or length < 0 or offset + length > size:
+            async for _ in reader.stream(0, 0):  # an empty read releases what opening held
+                pass
             raise oerr.InvalidRange(f"bytes {offset}+{length} of {size}", bucket=src_bucket,
                                     key=src_key, size=size)
         return await self.put_object_part(dst_bucket, dst_key, upload_id, part_number,
