@@ -134,6 +134,8 @@ def _object_error(exc: oerr.ObjectError) -> S3Error:
             return S3Error("InvalidRange", details={**detail, "ActualObjectSize": str(exc.size)})
         case oerr.InvalidArgument():
             return S3Error("InvalidArgument", str(exc), details=detail)
+        case oerr.InvalidRequest():
+            return S3Error("InvalidRequest", str(exc), details=detail)
     return S3Error("InternalError", details=detail)
 
 

@@ -243,3 +243,67 @@ def test_missing_things(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as err:
         s3.put_object(Bucket=bucket, Key="a/../b", Body=b"x")
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_multipart_upload(s3: Any, bucket: str, tmp_path: Any) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    data = os.urandom(17 * MIB + 123)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+    s3.upload_file(str(path), bucket, "mp/big.bin", Config=config)
+    head = s3.head_object(Bucket=bucket, Key="mp/big.bin")
+    assert head["ContentLength"] == len(data)
+    digests = b"".join(hashlib.md5(data[i : i + 5 * MIB]).digest()
+                       for i in range(0, len(data), 5 * MIB))
+    assert head["ETag"] == f'"{hashlib.md5(digests).hexdigest()}-4"'
+    out = tmp_path / "back.bin"
+    s3.download_file(bucket, "mp/big.bin", str(out), Config=config)
+    assert out.read_bytes() == data
+    part2 = s3.get_object(Bucket=bucket, Key="mp/big.bin", PartNumber=2)
+    assert part2["Body"].read() == data[5 * MIB : 10 * MIB] and part2["PartsCount"] == 4
+
+
+def test_multipart_api(s3: Any, bucket: str) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m", ContentType="x/y",
+                                        Metadata={"k": "v"})["UploadId"]
+    listed = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in listed] == [("m", upload)]
+    p1 = s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=1,
+                        Body=b"a" * (5 * MIB))
+    s3.put_object(Bucket=bucket, Key="src", Body=b"0123456789" * 1000)
+    p2 = s3.upload_part_copy(Bucket=bucket, Key="m", UploadId=upload, PartNumber=2,
+                             CopySource={"Bucket": bucket, "Key": "src"},
+                             CopySourceRange="bytes=10-19")
+    parts = s3.list_parts(Bucket=bucket, Key="m", UploadId=upload)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, 5 * MIB), (2, 10)]
+    with pytest.raises(ClientError) as err:
+        s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=upload, MultipartUpload={
+            "Parts": [{"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]},
+                      {"PartNumber": 1, "ETag": p1["ETag"]}]})
+    assert code(err.value) == "InvalidPartOrder"
+    with pytest.raises(ClientError) as err:
+        s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=upload, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]})
+    assert code(err.value) == "InvalidPart"
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": p1["ETag"]},
+                  {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]}]})
+    assert done["ETag"].endswith('-2"')
+    got = s3.get_object(Bucket=bucket, Key="m")
+    assert got["Body"].read() == b"a" * (5 * MIB) + b"0123456789"
+    assert got["ContentType"] == "x/y" and got["Metadata"] == {"k": "v"}
+    with pytest.raises(ClientError) as err:
+        s3.list_parts(Bucket=bucket, Key="m", UploadId=upload)
+    assert code(err.value) == "NoSuchUpload"
+    second = s3.create_multipart_upload(Bucket=bucket, Key="gone")["UploadId"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="gone", UploadId=second)
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    small = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
+    e1 = s3.upload_part(Bucket=bucket, Key="small", UploadId=small, PartNumber=1, Body=b"x")["ETag"]
+    e2 = s3.upload_part(Bucket=bucket, Key="small", UploadId=small, PartNumber=2, Body=b"y")["ETag"]
+    with pytest.raises(ClientError) as err:
+        s3.complete_multipart_upload(Bucket=bucket, Key="small", UploadId=small, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    assert code(err.value) == "EntityTooSmall"

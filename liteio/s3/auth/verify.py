@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from liteio.s3.auth import sigv2
 from liteio.s3.auth.canonical import ALGORITHM
 from liteio.s3.auth.credentials import Credentials
 from liteio.s3.auth.errors import AuthError, sigv4a_not_implemented, unsupported_sigv2
@@ -21,18 +24,27 @@ def verify_request(
     *,
     service: str = SERVICE,
     max_skew: float = MAX_SKEW,
+    domains: Collection[str] = (),
+    allow_sigv2: bool = True,
 ) -> AuthResult:
     """Authenticate ``req``; raise :class:`AuthError` or return what the body still needs.
 
     ``region=None`` accepts whatever region the client signed for. A request
     with no credentials at all comes back as ``AuthKind.ANONYMOUS``: refusing
     it (or not) is the caller's policy.
+
+    SigV2 (``Authorization: AWS ...``, ``?AWSAccessKeyId=...&Signature=...``)
+    is verified unless ``allow_sigv2`` is false; it signs the bucket of a
+    virtual-host request, so it needs the ``domains`` (``<bucket>.<domain>``
+    hosts) the server answers on. Its results have ``signing=None`` and, unless
+    a signed ``x-amz-content-sha256`` header says otherwise, an unsigned body.
     """
     authorization = req.header_map.get("authorization")
     names = req.query_names()
     presigned = not AUTH_PARAMS.isdisjoint(names)
+    presigned_v2 = not sigv2.QUERY_AUTH_PARAMS.isdisjoint(names)
     if authorization is not None:
-        if presigned:
+        if presigned or presigned_v2:
             raise AuthError(
                 "InvalidArgument",
                 "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
@@ -45,17 +57,28 @@ def verify_request(
             return verify_header_auth(req, creds, region, service=service, max_skew=max_skew)
         if scheme == "AWS4-ECDSA-P256-SHA256":
             raise sigv4a_not_implemented()
-        if scheme == "AWS":
-            raise unsupported_sigv2()
+        if scheme == sigv2.SCHEME:
+            if not allow_sigv2:
+                raise unsupported_sigv2()
+            return sigv2.verify_header_auth(req, creds, domains=domains, max_skew=max_skew)
         raise AuthError(
             "InvalidArgument",
             "Unsupported Authorization Type",
             details={"ArgumentName": "Authorization", "ArgumentValue": authorization[:256]},
         )
+    if presigned and presigned_v2:
+        raise AuthError(
+            "InvalidArgument",
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+            "Signature query string parameter or the Authorization header should be specified",
+            details={"ArgumentName": "Signature", "ArgumentValue": ""},
+        )
     if presigned:
         return verify_presigned(req, creds, region, service=service, max_skew=max_skew)
-    if b"AWSAccessKeyId" in names and b"Signature" in names:
-        raise unsupported_sigv2()
+    if presigned_v2:
+        if not allow_sigv2:
+            raise unsupported_sigv2()
+        return sigv2.verify_presigned(req, creds, domains=domains)
     return anonymous(req)
 
 

@@ -80,7 +80,7 @@ async def put_or_copy_object(request: Request) -> None:
     send_empty(request)
 
 
-def _copy_source(request: Request) -> tuple[str, str, str | None]:
+def copy_source(request: Request) -> tuple[str, str, str | None]:
     raw = request.headers["x-amz-copy-source"]
     path, _, query = raw.partition("?")
     path = unquote(path).lstrip("/")
@@ -93,7 +93,7 @@ def _copy_source(request: Request) -> tuple[str, str, str | None]:
 
 
 async def copy_object(request: Request) -> None:
-    src_bucket, src_key, src_version = _copy_source(request)
+    src_bucket, src_key, src_version = copy_source(request)
     directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.")
