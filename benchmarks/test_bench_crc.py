@@ -15,7 +15,6 @@ back-to-back calls, alternated between kernels so machine noise hits all alike.
 from __future__ import annotations
 
 import os
-import time
 import zlib
 from collections.abc import Callable
 from functools import partial
@@ -23,13 +22,13 @@ from typing import Any
 
 import pytest
 
+from benchmarks.timing import best_calls_per_second
 from liteio._ext import crc
 
 MIB = 1 << 20
 BLOCK = MIB
 DATA = os.urandom(BLOCK)
 _COPY_TARGET = memoryview(bytearray(BLOCK))
-WINDOW = 0.05
 
 
 def _memcpy(data: bytes) -> None:
@@ -58,19 +57,6 @@ def test_crc_1mib(benchmark: Any, name: str) -> None:
     benchmark(KERNELS[name], DATA)
     if benchmark.stats is not None:  # None under --benchmark-disable
         benchmark.extra_info["GB/s"] = round(BLOCK / benchmark.stats.stats.median / 1e9, 2)
-
-
-def best_calls_per_second(work: Callable[[], object], seconds: float = 0.25) -> float:
-    best = 0.0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        calls = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < WINDOW:
-            work()
-            calls += 1
-        best = max(best, calls / (time.perf_counter() - start))
-    return best
 
 
 # Our CRC -> the references that compute the same thing.

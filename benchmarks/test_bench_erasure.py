@@ -8,18 +8,17 @@ the binding costs (argument checks, buffer views, dropping the GIL).
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from benchmarks.timing import best_calls_per_second
 from liteio.erasure.codec import codec_for, shard_size
 from liteio.erasure.gf256 import encoding_matrix, mat_invert, mat_mul
 
 BLOCK = 1 << 20
 LAYOUTS = [(4, 2), (8, 4), (12, 4)]
-WINDOW = 0.05
 
 
 def aligned_shards(count: int, size: int, fill: bool) -> list[memoryview]:
@@ -35,16 +34,7 @@ def aligned_shards(count: int, size: int, fill: bool) -> list[memoryview]:
 
 
 def best_rate(work: Callable[[], None], nbytes: int, seconds: float = 1.0) -> float:
-    best = 0.0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        calls = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < WINDOW:
-            work()
-            calls += 1
-        best = max(best, calls * nbytes / (time.perf_counter() - start))
-    return best
+    return nbytes * best_calls_per_second(work, seconds)
 
 
 def raw_isal_rate(c_reference, k: int, rows: list[list[int]], length: int) -> float:

@@ -9,16 +9,14 @@ with the references so machine noise hits both alike.
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from benchmarks.timing import best_calls_per_second
 from liteio._ext import highwayhash as hh
 
 MIB = 1 << 20
-WINDOW = 0.05
 KEY = hh.MINIO_BITROT_KEY
 KERNELS = [
     "portable",
@@ -37,19 +35,6 @@ def kernel(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     hh.set_implementation(request.param)
     yield request.param
     hh.set_implementation(before)
-
-
-def best_calls_per_second(work: Callable[[], object], seconds: float = 0.5) -> float:
-    best = 0.0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        calls = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < WINDOW:
-            work()
-            calls += 1
-        best = max(best, calls / (time.perf_counter() - start))
-    return best
 
 
 def random_buffer(size: int, seed: int = 1) -> bytes:
