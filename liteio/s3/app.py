@@ -47,7 +47,8 @@ class S3Sink:
         req.context.s3 = request
         auth_request = AuthRequest(req.method, scope.get("raw_path") or req.path.encode(),
                                    scope.get("query_string", b""), scope.get("headers", ()))
-        request.auth = verify_request(auth_request, self.config.credentials, self.config.region)
+        request.auth = verify_request(auth_request, self.config.credentials, self.config.region,
+                                      domains=self.config.domains)
         if request.auth.anonymous:
             raise S3Error("AccessDenied", "Anonymous access is not allowed")
         handler = dispatch.find(request)

@@ -1,10 +1,14 @@
 """AWS Signature Version 4 for S3: header, presigned and streaming (aws-chunked) bodies.
 
+Also the legacy Signature Version 2 (``Authorization: AWS key:signature`` and
+``?AWSAccessKeyId=...&Expires=...&Signature=...``), see :mod:`.sigv2`.
+
 A pure library over plain values (no web framework), so the front door stays
 thin. Per request::
 
     req = AuthRequest(method, raw_path, query_string, headers)
-    result = verify_request(req, credentials, region)   # raises AuthError
+    result = verify_request(req, credentials, region,   # raises AuthError
+                            domains=virtual_host_domains)
     if result.anonymous: ...                            # the caller's policy
     reader = result.body(receive_stream)                 # any async bytes iterable
     async for piece in reader:                           # decoded, verified as it goes

@@ -117,7 +117,7 @@ def malformed_trailer() -> AuthError:
 
 
 def unsupported_sigv2() -> AuthError:
-    # NOTE: what S3 answers in SigV4-only regions; liteio never verifies SigV2.
+    # NOTE: what S3 answers in SigV4-only regions; liteio's answer when SigV2 is turned off.
     return AuthError(
         "InvalidRequest",
         "The authorization mechanism you have provided is not supported. "

@@ -56,24 +56,56 @@ QUERY_AUTH_PARAMS = frozenset((ACCESS_KEY_PARAM, SIGNATURE_PARAM))
 
 # Sub-resources every SigV2 client signs (S3's list plus the response-* overrides).
 SUBRESOURCES = frozenset(
-    name.encode("ascii")
-    for name in (
-        "acl cors delete lifecycle location logging notification partNumber policy "
-        "requestPayment restore tagging torrent uploadId uploads versionId versioning "
-        "versions website response-cache-control response-content-disposition "
-        "response-content-encoding response-content-language response-content-type "
-        "response-expires"
-    ).split()
+    {
+        b"acl",
+        b"cors",
+        b"delete",
+        b"lifecycle",
+        b"location",
+        b"logging",
+        b"notification",
+        b"partNumber",
+        b"policy",
+        b"requestPayment",
+        b"restore",
+        b"tagging",
+        b"torrent",
+        b"uploadId",
+        b"uploads",
+        b"versionId",
+        b"versioning",
+        b"versions",
+        b"website",
+        b"response-cache-control",
+        b"response-content-disposition",
+        b"response-content-encoding",
+        b"response-content-language",
+        b"response-content-type",
+        b"response-expires",
+    }
 )
 # Newer sub-resources that some clients sign and others do not (botocore signs
 # ``object-lock`` but not ``retention``; other clients the reverse).
 OPTIONAL_SUBRESOURCES = frozenset(
-    name.encode("ascii")
-    for name in (
-        "accelerate analytics defaultObjectAcl encryption intelligent-tiering inventory "
-        "legal-hold metrics object-lock ownershipControls policyStatus publicAccessBlock "
-        "replication retention select select-type storageClass"
-    ).split()
+    {
+        b"accelerate",
+        b"analytics",
+        b"defaultObjectAcl",
+        b"encryption",
+        b"intelligent-tiering",
+        b"inventory",
+        b"legal-hold",
+        b"metrics",
+        b"object-lock",
+        b"ownershipControls",
+        b"policyStatus",
+        b"publicAccessBlock",
+        b"replication",
+        b"retention",
+        b"select",
+        b"select-type",
+        b"storageClass",
+    }
 )
 
 _EXPIRES = re.compile(r"[0-9]{1,12}")
@@ -115,9 +147,7 @@ def subresource_params(req: AuthRequest) -> list[tuple[bytes, bytes, bytes, bool
             raw_name, eq, raw_value = part.partition(b"=")
             name = _unquote(raw_name, True)
             if name in names:
-                out.append(
-                    (name, _unquote(raw_value, True), _unquote(raw_value, False), bool(eq))
-                )
+                out.append((name, _unquote(raw_value, True), _unquote(raw_value, False), bool(eq)))
     else:
         out = [(n, v, v, bool(v)) for n, v in req.query_pairs() if n in names]
     return out
@@ -150,16 +180,19 @@ def subresource_strings(params: list[tuple[bytes, bytes, bytes, bool]]) -> list[
 def canonical_resources(req: AuthRequest, bucket: str | None) -> list[bytes]:
     """CanonicalizedResource candidates, S3's own first.
 
-    The path is signed exactly as sent; a client that signs the canonical
-    (RFC 3986) spelling of the same path is accepted second: both name the
-    same key.
+    The path is signed exactly as sent. Also accepted, as spellings of the
+    same resource: a bucket's path-style ``/bucket`` as ``/bucket/`` (what
+    botocore signs), and the canonical (RFC 3986) spelling of the path.
     """
     raw = req.path_bytes or b"/"
     paths = [raw]
-    canonical = canonical_uri(raw).encode("ascii")
-    if canonical != raw:
-        paths.append(canonical)
-    prefix = b"" if bucket is None else b"/" + bucket.encode("utf-8")
+    if bucket is None and len(raw) > 1 and raw.count(b"/") == 1:
+        paths.append(raw + b"/")
+    for path in list(paths):
+        canonical = canonical_uri(path).encode("ascii")
+        if canonical not in paths:
+            paths.append(canonical)
+    prefix = b"" if bucket is None else b"/" + encode_canonical(bucket)
     subs = subresource_strings(subresource_params(req))
     return [prefix + path + sub for sub in subs for path in paths]
 
@@ -183,13 +216,12 @@ def amz_headers(headers: Headers, query: Iterable[tuple[bytes, bytes]] = ()) -> 
         lower = name.lower()
         if lower.startswith(b"x-amz-"):
             values.setdefault(lower, []).append(_amz_value(value))
-    for name in headers.names():
-        if name.startswith("x-amz-"):
-            key = encode_canonical(name)
-            listed = values.setdefault(key, [])
+    for header in headers.names():
+        if header.startswith("x-amz-"):
+            listed = values.setdefault(encode_canonical(header), [])
             from_query = list(listed)
-            for value in headers.get_all(name):
-                canonical = _amz_value(encode_canonical(value))
+            for text in headers.get_all(header):
+                canonical = _amz_value(encode_canonical(text))
                 if canonical not in from_query:
                     listed.append(canonical)
     return {name: b",".join(v) for name, v in values.items()}
@@ -238,9 +270,10 @@ def _dedupe(items: Iterable[bytes]) -> list[bytes]:
     return out
 
 
-def _header(headers: Headers, name: str) -> str:
+def _positional(headers: Headers, name: str, fallback: str = "") -> str:
+    """Content-MD5, Content-Type or Date for the string to sign ("" when absent)."""
     value = headers.get(name)
-    return "" if value is None else value.strip(" \t")
+    return fallback if value is None else value.strip(" \t")
 
 
 # -- the two ways in ------------------------------------------------------------------
@@ -292,7 +325,7 @@ def verify_header_auth(
     check_skew(when, sent_date, req.timestamp, max_skew)
 
     amz = amz_headers(headers)
-    date = _header(headers, "date")
+    date = _positional(headers, "date")
     if b"x-amz-date" in amz:
         # S3: the Date line is empty and x-amz-date is an ordinary x-amz header.
         # NOTE: clients that put the Date header's value there, or (as AWS's own
@@ -302,7 +335,7 @@ def verify_header_auth(
         forms.append((amz[b"x-amz-date"].decode("latin-1"), amz_block(amz, b"x-amz-date")))
     else:
         forms = [(date, amz_block(amz))]
-    md5, content_type = _header(headers, "content-md5"), _header(headers, "content-type")
+    md5, content_type = _positional(headers, "content-md5"), _positional(headers, "content-type")
     resources = canonical_resources(req, host_bucket(headers.get("host"), domains))
     candidates = _dedupe(
         string_to_sign(req.method, md5, content_type, date_line, block, resource)
@@ -356,13 +389,8 @@ def verify_presigned(
 
     # Content-MD5 and Content-Type are the request's headers; a URL made for
     # a client that cannot set them carries them as parameters (botocore does).
-    md5 = headers.get("content-md5")
-    content_type = headers.get("content-type")
-    md5 = content.get(b"content-md5", "") if md5 is None else md5.strip(" \t")
-    if content_type is None:
-        content_type = content.get(b"content-type", "")
-    else:
-        content_type = content_type.strip(" \t")
+    md5 = _positional(headers, "content-md5", content.get(b"content-md5", ""))
+    content_type = _positional(headers, "content-type", content.get(b"content-type", ""))
     block = amz_block(amz_headers(headers, amz_params))
     candidates = _dedupe(
         string_to_sign(req.method, md5, content_type, expires_text, block, resource)

@@ -45,13 +45,7 @@ def verify_request(
     presigned_v2 = not sigv2.QUERY_AUTH_PARAMS.isdisjoint(names)
     if authorization is not None:
         if presigned or presigned_v2:
-            raise AuthError(
-                "InvalidArgument",
-                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
-                "Signature query string parameter or the Authorization header should be "
-                "specified",
-                details={"ArgumentName": "Authorization", "ArgumentValue": authorization[:256]},
-            )
+            raise only_one_mechanism("Authorization", authorization)
         scheme, space, _ = authorization.strip().partition(" ")
         if scheme == ALGORITHM and space:
             return verify_header_auth(req, creds, region, service=service, max_skew=max_skew)
@@ -67,12 +61,7 @@ def verify_request(
             details={"ArgumentName": "Authorization", "ArgumentValue": authorization[:256]},
         )
     if presigned and presigned_v2:
-        raise AuthError(
-            "InvalidArgument",
-            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
-            "Signature query string parameter or the Authorization header should be specified",
-            details={"ArgumentName": "Signature", "ArgumentValue": ""},
-        )
+        raise only_one_mechanism("Signature", req.query_param(sigv2.SIGNATURE_PARAM) or "")
     if presigned:
         return verify_presigned(req, creds, region, service=service, max_skew=max_skew)
     if presigned_v2:
@@ -80,6 +69,15 @@ def verify_request(
             raise unsupported_sigv2()
         return sigv2.verify_presigned(req, creds, domains=domains)
     return anonymous(req)
+
+
+def only_one_mechanism(name: str, value: str) -> AuthError:
+    return AuthError(
+        "InvalidArgument",
+        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+        "Signature query string parameter or the Authorization header should be specified",
+        details={"ArgumentName": name, "ArgumentValue": value[:256]},
+    )
 
 
 def anonymous(req: AuthRequest) -> AuthResult:
