@@ -184,7 +184,9 @@ class ErasureSet:
         async with self.locks.read(f"{bucket}/{key}"):
             resolved, metas = await self.resolve(bucket, key, version_id)
             info = self._info(bucket, key, resolved, version_id)
-            return ObjectReader(self, bucket, key, info, resolved, metas)
+            reader = ObjectReader(self, bucket, key, info, resolved, metas)
+            await reader.pin()
+            return reader
 
     # -- put --------------------------------------------------------------------------
 

@@ -25,13 +25,17 @@ if TYPE_CHECKING:
 class LazyShardSource:
     """Opens a part file on first read, so parity files are opened only when needed."""
 
-    __slots__ = ("_drive", "_volume", "_path", "_reader")
+    __slots__ = ("_drive", "_path", "_reader", "_volume")
 
     def __init__(self, drive: StorageAPI, volume: str, path: str) -> None:
         self._drive = drive
         self._volume = volume
         self._path = path
         self._reader: ShardReader | None = None
+
+    async def open(self) -> None:
+        if self._reader is None:
+            self._reader = await self._drive.open_shard(self._volume, self._path)
 
     async def read_at(self, offset: int, length: int) -> Any:
         if self._reader is None:
@@ -58,9 +62,41 @@ class ObjectReader:
         version = resolved.version
         assert isinstance(version, ObjectVersion)
         self._version = version
+        self._pinned: dict[int, tuple[list[ShardSource | None], list[LazyShardSource]]] = {}
+
+    async def pin(self) -> None:
+        """Open the first part's data shards now, while the caller holds the read lock.
+
+        An overwrite or delete committed after the lock is released removes this
+        version's data dir; open files keep their bytes, so the stream still
+        reads the version it was opened for. (Parity, needed only when a data
+        shard is bad, and later parts are still opened lazily.)
+        """
+        v = self._version
+        if v.size == 0 or not v.parts:
+            return
+        number = v.parts[0].number
+        sources, opened = self._sources(number, v.ec_m + v.ec_n)
+        self._pinned[number] = (sources, opened)
+        data = [s for s in sources[: v.ec_m] if isinstance(s, LazyShardSource)]
+        # A shard that fails to open is left to the decoder, which retries and reports it.
+        await asyncio.gather(*(s.open() for s in data), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Release what ``pin`` opened, for a reader that is not streamed to the end."""
+        pinned, self._pinned = self._pinned, {}
+        await asyncio.gather(*(s.close() for _, opened in pinned.values() for s in opened),
+                             return_exceptions=True)
 
     async def stream(self, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """Yield [offset, offset + length) of the object (default: all of it)."""
+        try:
+            async for chunk in self._stream(offset, length):
+                yield chunk
+        finally:
+            await self.close()
+
+    async def _stream(self, offset: int, length: int | None) -> AsyncIterator[bytes]:
         v = self._version
         total = v.size
         length = total - offset if length is None else length
@@ -68,7 +104,8 @@ class ObjectReader:
         sizes = [p.size for p in v.parts]
         for piece in slice_parts(sizes, offset, length):
             part = v.parts[piece.index]
-            sources, opened = self._sources(part.number, codec.total_shards)
+            pinned = self._pinned.pop(part.number, None)
+            sources, opened = pinned or self._sources(part.number, codec.total_shards)
             decoder = ErasureDecoder(
                 codec, v.ec_block_size, sources, self.set.cpu,
                 on_bad=lambda shard, _err: self._report_bad(shard),

@@ -196,12 +196,17 @@ async def get_object(request: Request) -> None:
     versioned = await _versioned(request)
     reader = await request.layer.open_object(request.bucket, request.key, version_param(request))
     info = reader.info
-    check_read_conditions(request.headers, info)
-    request.resp.status = 200
-    offset, length = _select_range(request, info)
-    _send_headers(request, info, versioned, length == info.size)
+    try:
+        check_read_conditions(request.headers, info)
+        request.resp.status = 200
+        offset, length = _select_range(request, info)
+        _send_headers(request, info, versioned, length == info.size)
+    except BaseException:
+        await reader.close()  # opened shard files are released now, not at collection
+        raise
     request.resp.content_length = length
     if length == 0:
+        await reader.close()
         request.resp.data = b""
         return
     request.resp.stream = reader.stream(offset, length)
