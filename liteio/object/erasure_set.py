@@ -16,6 +16,7 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from liteio._ext.buffers import BufferPool
@@ -42,6 +43,15 @@ INLINE_LIMIT = 128 << 10
 INLINE_LIMIT_VERSIONED = 16 << 10
 
 T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Encoded:
+    """A body stored on the sinks: which shards survived, its ETag, the hashers it fed."""
+
+    alive: set[int]
+    etag: str
+    hashers: list[Any]
 
 
 def hash_order(name: str, cardinality: int) -> list[int]:
@@ -202,39 +212,16 @@ class ErasureSet:
         staging = f"tmp/{uuid.uuid4()}"
         ddir_text = str(uuid.UUID(bytes=data_dir))
 
-        sinks: list[ShardSink | None] = [None] * self.total
         if inline:
+            sinks: list[ShardSink | None] = [None] * self.total
             for i in range(self.total):
                 if self.drives[i].is_online():
                     sinks[dist[i] - 1] = MemorySink()
         else:
-            created = await self.each_drive(
-                lambda i, d: d.create_shard(SYSTEM_VOLUME, f"{staging}/{ddir_text}/part.1"))
-            for i, writer in enumerate(created):
-                if not isinstance(writer, BaseException):
-                    sinks[dist[i] - 1] = writer
+            sinks = await self.shard_sinks(f"{staging}/{ddir_text}/part.1", dist)
         try:
-            md5 = None if opts.etag else hashlib.md5()
-            hashers = [*(h for h in [md5] if h is not None), *opts.hashers]
-            if sum(s is not None for s in sinks) < self.write_quorum:
-                await asyncio.gather(*(s.abort() for s in sinks if s is not None))
-                raise oerr.InsufficientWriteQuorum(f"{key}: too few drives online", bucket=bucket, key=key)
-            encoder = ErasureEncoder(self.codec, self.block_size, sinks, self.write_quorum,
-                                     self.cpu, self.pool, hashers)
-            try:
-                alive = set(await encoder.encode(body, size))
-            except eerr.IncompleteBody as exc:
-                raise oerr.IncompleteBody(str(exc), bucket=bucket, key=key) from None
-            except eerr.BodyTooLong as exc:
-                raise oerr.InvalidArgument(str(exc), bucket=bucket, key=key) from None
-            except eerr.WriteQuorumLost as exc:
-                raise oerr.InsufficientWriteQuorum(str(exc), bucket=bucket, key=key) from None
-            if opts.content_md5 is not None and md5 is not None and md5.digest() != opts.content_md5:
-                raise oerr.BadDigest("The Content-MD5 you specified did not match what we received.",
-                                     bucket=bucket, key=key)
-            if opts.verify_body is not None:
-                opts.verify_body()
-            etag = opts.etag or (md5.hexdigest() if md5 else "")
+            encoded = await self.encode(bucket, key, sinks, body, size, opts)
+            etag = encoded.etag
             base = ObjectVersion(
                 version_id=version_id, data_dir=data_dir, ec_m=self.data, ec_n=self.parity,
                 ec_block_size=self.block_size, ec_dist=dist, part_numbers=[1],
@@ -242,7 +229,7 @@ class ErasureSet:
                 meta_sys=self._meta_sys(inline, opts.checksum_blob),
                 meta_usr={"etag": etag, **opts.metadata},
             )
-            positions = [i for i in range(self.total) if dist[i] - 1 in alive]
+            positions = [i for i in range(self.total) if dist[i] - 1 in encoded.alive]
 
             def commit(i: int, drive: StorageAPI) -> Awaitable[CommitResult]:
                 version = _for_drive(base, dist[i])
@@ -259,6 +246,47 @@ class ErasureSet:
         finally:
             if not inline:
                 await self.each_drive(lambda i, d: d.delete(SYSTEM_VOLUME, staging, recursive=True))
+
+    async def shard_sinks(self, staged_path: str, dist: Sequence[int],
+                          positions: Sequence[int] | None = None) -> list[ShardSink | None]:
+        """A shard writer per shard number at ``staged_path`` in each drive's system volume
+        (None where the drive could not open one)."""
+        created = await self.each_drive(
+            lambda i, d: d.create_shard(SYSTEM_VOLUME, staged_path), positions)
+        sinks: list[ShardSink | None] = [None] * self.total
+        for i in range(self.total) if positions is None else positions:
+            writer = created[i]
+            if not isinstance(writer, BaseException):
+                sinks[dist[i] - 1] = writer
+        return sinks
+
+    async def encode(self, bucket: str, key: str, sinks: list[ShardSink | None],
+                     body: AsyncIterator[Any], size: int, opts: PutOptions,
+                     block_size: int | None = None) -> Encoded:
+        """Erasure-code a body into the sinks, hashing it on the way; check what the
+        client claimed about it. Object errors only; the sinks are aborted on failure."""
+        md5 = None if opts.etag else hashlib.md5()
+        hashers = [*(h for h in [md5] if h is not None), *opts.hashers]
+        if sum(s is not None for s in sinks) < self.write_quorum:
+            await asyncio.gather(*(s.abort() for s in sinks if s is not None))
+            raise oerr.InsufficientWriteQuorum(f"{key}: too few drives online", bucket=bucket, key=key)
+        block = block_size or self.block_size
+        encoder = ErasureEncoder(self.codec, block, sinks, self.write_quorum, self.cpu,
+                                 self.pool if block == self.block_size else None, hashers)
+        try:
+            alive = set(await encoder.encode(body, size))
+        except eerr.IncompleteBody as exc:
+            raise oerr.IncompleteBody(str(exc), bucket=bucket, key=key) from None
+        except eerr.BodyTooLong as exc:
+            raise oerr.InvalidArgument(str(exc), bucket=bucket, key=key) from None
+        except eerr.WriteQuorumLost as exc:
+            raise oerr.InsufficientWriteQuorum(str(exc), bucket=bucket, key=key) from None
+        if opts.content_md5 is not None and md5 is not None and md5.digest() != opts.content_md5:
+            raise oerr.BadDigest("The Content-MD5 you specified did not match what we received.",
+                                 bucket=bucket, key=key)
+        if opts.verify_body is not None:
+            opts.verify_body()
+        return Encoded(alive, opts.etag or (md5.hexdigest() if md5 else ""), hashers)
 
     @staticmethod
     def _meta_sys(inline: bool, checksum_blob: bytes | None) -> dict[str, bytes]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hashlib
+import dataclasses
 import itertools
 import time
 import uuid
@@ -29,8 +29,6 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any
 
 from liteio import checksums as cks
-from liteio.erasure import errors as eerr
-from liteio.erasure.encode import ErasureEncoder, ShardSink
 from liteio.meta.ids import NULL_VERSION_ID
 from liteio.meta.versions import ObjectVersion
 from liteio.object import errors as oerr
@@ -152,37 +150,14 @@ class SetMultipart:
         staging = f"tmp/{uuid.uuid4()}"
         staged = f"{staging}/part.{number}"
         try:
-            created = await es.each_drive(lambda i, d: d.create_shard(SYSTEM_VOLUME, staged),
-                                          holders)
-            sinks: list[ShardSink | None] = [None] * es.total
-            for i in holders:
-                writer = created[i]
-                if not isinstance(writer, BaseException):
-                    sinks[dist[i] - 1] = writer
-            md5 = None if opts.etag else hashlib.md5()
-            hashers = [*(h for h in [md5] if h is not None), *opts.hashers]
+            sinks = await es.shard_sinks(staged, dist, holders)
             declared = record.checksum_algorithm
-            if declared and declared not in _checksum_names(hashers):
-                hashers.append(cks.new(declared))
-            if sum(s is not None for s in sinks) < es.write_quorum:
-                await asyncio.gather(*(s.abort() for s in sinks if s is not None))
-                raise oerr.InsufficientWriteQuorum(f"{key}: too few drives online",
-                                                   bucket=bucket, key=key)
-            encoder = ErasureEncoder(es.codec, record.block_size, sinks, es.write_quorum,
-                                     es.cpu, es.pool if record.block_size == es.block_size
-                                     else None, hashers)
-            try:
-                alive = set(await encoder.encode(body, size))
-            except eerr.IncompleteBody as exc:
-                raise oerr.IncompleteBody(str(exc), bucket=bucket, key=key) from None
-            except eerr.BodyTooLong as exc:
-                raise oerr.InvalidArgument(str(exc), bucket=bucket, key=key) from None
-            except eerr.WriteQuorumLost as exc:
-                raise oerr.InsufficientWriteQuorum(str(exc), bucket=bucket, key=key) from None
-            if opts.verify_body is not None:
-                opts.verify_body()
-            part = PartRecord(number, opts.etag or (md5.hexdigest() if md5 else ""), size, size,
-                              time.time_ns(), _checksum_values(hashers))
+            if declared and declared not in _checksum_names(opts.hashers):
+                opts = dataclasses.replace(opts, hashers=[*opts.hashers, cks.new(declared)])
+            encoded = await es.encode(bucket, key, sinks, body, size, opts, record.block_size)
+            alive = encoded.alive
+            part = PartRecord(number, encoded.etag, size, size, time.time_ns(),
+                              _checksum_values(encoded.hashers))
             await self._install_part(bucket, key, upload_id, record, staged, part,
                                      [i for i in holders if dist[i] - 1 in alive])
             return part.info()

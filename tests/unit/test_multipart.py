@@ -638,3 +638,12 @@ def test_faulty_drives(tmp_path: Path) -> None:
         assert leftovers(store) == []
     finally:
         store.close()
+
+
+def test_part_content_md5_is_checked(store: Store) -> None:
+    uid = new(store, "md5")
+    with pytest.raises(oerr.BadDigest):
+        put_part(store, "md5", uid, 1, b"body", PutOptions(content_md5=hashlib.md5(b"x").digest()))
+    assert store.run(store.layer.list_parts("bkt", "md5", uid)).parts == []
+    good = put_part(store, "md5", uid, 1, b"body", PutOptions(content_md5=hashlib.md5(b"body").digest()))
+    assert good.etag == hashlib.md5(b"body").hexdigest()
