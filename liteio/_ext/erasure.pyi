@@ -1,7 +1,7 @@
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
-Buffer = Any  # any C-contiguous object supporting the buffer protocol
+Buffer: TypeAlias = Any  # any C-contiguous object supporting the buffer protocol
 
 class CodecError(ValueError): ...
 class TooFewShards(CodecError): ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from liteio._ext.erasure import CodecError, ReedSolomon, TooFewShards
 from liteio.erasure.gf256 import encoding_matrix
@@ -10,7 +10,7 @@ from liteio.erasure.gf256 import encoding_matrix
 __all__ = ["CodecError", "ReedSolomon", "TooFewShards", "codec_for", "shard_size"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def codec_for(data_shards: int, parity_shards: int) -> ReedSolomon:
     """The codec for K+M; thread-safe to share (encode tables are read-only)."""
     try:

@@ -7,7 +7,7 @@ generator 2, the same field as ISA-L and klauspost/reedsolomon.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 POLYNOMIAL = 0x11D
 
@@ -92,7 +92,7 @@ def vandermonde(rows: int, cols: int) -> Matrix:
     return [[power(r, c) for c in range(cols)] for r in range(rows)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def encoding_matrix(data_shards: int, parity_shards: int) -> bytes:
     """MinIO's (klauspost default) systematic matrix, (K+M) x K, row-major.
 

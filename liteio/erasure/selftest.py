@@ -95,7 +95,7 @@ def run_erasure_selftest(min_drives: int = 2, max_drives: int = 16) -> int:
             )
     checked = 0
     for total in range(min_drives, max_drives + 1):
-        for parity in range(0, total // 2 + 1):
+        for parity in range(total // 2 + 1):
             _check_reconstruct(total - parity, parity)
             checked += 1
     return checked

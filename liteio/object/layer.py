@@ -16,7 +16,7 @@ from typing import Any
 from liteio._ext.keyhash import sip_mod
 from liteio.meta.versions import ObjectVersion
 from liteio.object import errors as oerr
-from liteio.object.bucket_meta import BucketMetadata, BucketMetaCorrupt, metadata_key
+from liteio.object.bucket_meta import BucketMetaCorrupt, BucketMetadata, metadata_key
 from liteio.object.erasure_set import ErasureSet
 from liteio.object.multipart import PartsRequest, SetMultipart
 from liteio.object.multipart_meta import MIN_PART_SIZE

@@ -19,7 +19,7 @@ def check_bucket_name(name: str) -> str:
         problem = "must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending alphanumeric"
     elif ".." in name or ".-" in name or "-." in name:
         problem = "must not contain '..', '.-' or '-.'"
-    elif name.startswith("xn--") or name.endswith("-s3alias") or name.endswith("--ol-s3"):
+    elif name.startswith("xn--") or name.endswith(("-s3alias", "--ol-s3")):
         problem = "uses a reserved prefix or suffix"
     elif name == SYSTEM_VOLUME:
         problem = "is reserved"
@@ -46,7 +46,7 @@ def check_object_key(key: str, bucket: str = "") -> str:
     elif "\0" in key:
         problem = "contains NUL"
     else:
-        body = key[:-1] if key.endswith("/") else key
+        body = key.removesuffix("/")
         for part in body.split("/"):
             if part in ("", ".", ".."):
                 problem = "has an empty, '.' or '..' path segment"

@@ -18,7 +18,7 @@ class LockTimeout(TimeoutError):
 
 
 class _Entry:
-    __slots__ = ("cond", "readers", "writer", "writers_waiting", "users")
+    __slots__ = ("cond", "readers", "users", "writer", "writers_waiting")
 
     def __init__(self) -> None:
         self.cond = asyncio.Condition()

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from liteio.s3.context import Request
 from liteio.s3.errors import S3Error
-from liteio.s3.handlers import bucket, listing, multipart, objects, service, tagging
+from liteio.s3.handlers import acl, bucket, listing, multipart, objects, service, tagging
 
 Handler = Callable[[Request], Awaitable[None]]
 
@@ -32,6 +32,8 @@ TABLE: dict[tuple[str, str, str], Handler] = {
     ("bucket", "GET", "tagging"): tagging.get_bucket_tagging,
     ("bucket", "PUT", "tagging"): tagging.put_bucket_tagging,
     ("bucket", "DELETE", "tagging"): tagging.delete_bucket_tagging,
+    ("bucket", "GET", "acl"): acl.get_bucket_acl,
+    ("bucket", "PUT", "acl"): acl.put_bucket_acl,
     ("object", "PUT", ""): objects.put_or_copy_object,
     ("object", "GET", ""): objects.get_object,
     ("object", "HEAD", ""): objects.head_object,
@@ -39,6 +41,8 @@ TABLE: dict[tuple[str, str, str], Handler] = {
     ("object", "GET", "tagging"): tagging.get_object_tagging,
     ("object", "PUT", "tagging"): tagging.put_object_tagging,
     ("object", "DELETE", "tagging"): tagging.delete_object_tagging,
+    ("object", "GET", "acl"): acl.get_object_acl,
+    ("object", "PUT", "acl"): acl.put_object_acl,
     ("object", "POST", "uploads"): multipart.create_upload,
     ("object", "PUT", "uploadId"): multipart.upload_part,
     ("object", "POST", "uploadId"): multipart.complete_upload,

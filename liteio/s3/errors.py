@@ -26,8 +26,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "InvalidDigest": (400, "The Content-MD5 you specified is not valid."),
     "InvalidPart": (
         400,
-        "One or more of the specified parts could not be found. The part may not have been "
-        "uploaded, or the specified entity tag may not match the part's entity tag.",
+        ("One or more of the specified parts could not be found. The part may not have been "
+        "uploaded, or the specified entity tag may not match the part's entity tag."),
     ),
     "InvalidPartOrder": (
         400, "The list of parts was not in ascending order. Parts must be ordered by part number."),
@@ -45,8 +45,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "NoSuchTagSet": (404, "The TagSet does not exist"),
     "NoSuchUpload": (
         404,
-        "The specified multipart upload does not exist. The upload ID may be invalid, or the "
-        "upload may have been aborted or completed.",
+        ("The specified multipart upload does not exist. The upload ID may be invalid, or the "
+        "upload may have been aborted or completed."),
     ),
     "NoSuchVersion": (404, "The specified version does not exist."),
     "NotImplemented": (501, "A header you provided implies functionality that is not implemented"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -93,13 +93,13 @@ def banner(settings: Settings, layout: SetLayout, access: str, secret: str, url:
         f"  region      {settings.region}",
         f"  access key  {access}",
         f"  secret key  {secret}",
-        f"  erasure     {layout.set_count} set(s) of {layout.set_size} drives, "
-        f"EC {layout.data}+{layout.parity} (survives {layout.parity} lost drives per set)",
+        (f"  erasure     {layout.set_count} set(s) of {layout.set_size} drives, "
+        f"EC {layout.data}+{layout.parity} (survives {layout.parity} lost drives per set)"),
     ]
     lines += [f"  drive       {d}" for d in layout.drives]
     lines += [
-        "  try         AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
-        "aws --endpoint-url %s s3 ls" % (access, secret, url),
+        (f"  try         AWS_ACCESS_KEY_ID={access} AWS_SECRET_ACCESS_KEY={secret} "
+        f"aws --endpoint-url {url} s3 ls"),
         "  stop        Ctrl-C",
     ]
     return "\n".join(lines)
@@ -111,7 +111,7 @@ async def _periodic_cleanup(layer: ObjectLayer) -> None:
         await asyncio.sleep(3600)
         try:
             await cleanup(STALE_UPLOAD_SECONDS)
-        except Exception:  # noqa: BLE001 - housekeeping must never stop the server
+        except Exception:  # housekeeping must never stop the server
             log.exception("stale upload cleanup failed")
 
 

@@ -63,6 +63,6 @@ def test_sigterm_exits_cleanly(tmp_path: Path) -> None:
 def test_bad_layout_refuses_to_start(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "liteio", "server", "--address",
                           f"127.0.0.1:{free_port()}", "--parity", "3", *(str(tmp_path / f"d{i}") for i in range(4))],
-                         capture_output=True, text=True, timeout=60)
+                         check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "cannot start" in out.stderr and "parity 3" in out.stderr

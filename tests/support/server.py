@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-1234"
@@ -80,11 +80,11 @@ class LiteioServer:
     def log(self) -> str:
         return self.log_path.read_text()
 
-    def __enter__(self) -> LiteioServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def boto3_client(self, **config: Any) -> Any:

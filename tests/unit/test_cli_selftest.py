@@ -8,7 +8,8 @@ import sys
 
 def test_selftest_command_reports_matches() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "liteio", "selftest"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "liteio", "selftest"], check=False, capture_output=True,
+        text=True, timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert "MinIO golden hashes match" in out.stdout
@@ -16,6 +17,6 @@ def test_selftest_command_reports_matches() -> None:
 
 
 def test_no_command_prints_usage_and_fails() -> None:
-    out = subprocess.run([sys.executable, "-m", "liteio"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "liteio"], check=False, capture_output=True, text=True)
     assert out.returncode == 2
     assert "usage: liteio" in out.stderr

@@ -217,7 +217,7 @@ async def head_object(request: Request) -> None:
     info = await request.layer.get_object_info(request.bucket, request.key, version_param(request))
     check_read_conditions(request.headers, info)
     request.resp.status = 200
-    offset, length = _select_range(request, info)
+    _offset, length = _select_range(request, info)
     _send_headers(request, info, versioned, length == info.size)
     request.resp.content_length = length
     request.resp.data = b""
@@ -237,9 +237,8 @@ async def delete_objects(request: Request) -> None:
     await request.layer.bucket_metadata(request.bucket)
     body = await request.read_small_body(2 << 20)
     expected_md5 = content_md5(request.headers.get("content-md5"))
-    if expected_md5 is not None:
-        if hashlib.md5(body).digest() != expected_md5:
-            raise S3Error("BadDigest")
+    if expected_md5 is not None and hashlib.md5(body).digest() != expected_md5:
+        raise S3Error("BadDigest")
     doc = parse(body, "Delete")
     quiet = (child_text(doc, "Quiet") or "false").lower() == "true"
     objects = children(doc, "Object")
