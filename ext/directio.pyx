@@ -45,7 +45,7 @@ from posix.unistd cimport fdatasync, fsync, pread, pwrite, unlink
 
 cdef enum:
     ALIGN = 4096
-    STAGE_SIZE = 1 << 20    # write staging buffer of a direct writer
+    STAGE_SIZE = 1 << 20    # default write staging buffer of a direct writer
     BOUNCE_MAX = 1 << 20    # largest bounce buffer one unaligned read uses
 
 ALIGNMENT = ALIGN
@@ -95,15 +95,20 @@ cdef class DirectFile:
     cdef readonly object path
     cdef readonly str mode
     cdef bint _direct           # O_DIRECT is set on _fd right now
-    cdef unsigned char *_stage  # direct writer: bytes not yet written, < STAGE_SIZE
+    cdef unsigned char *_stage  # direct writer: bytes not yet written, < _stage_size
+    cdef Py_ssize_t _stage_size
     cdef Py_ssize_t _staged
     cdef off_t _written         # file offset the next write(2) goes to
     cdef int _failed            # errno of a failed write: the file is no longer trusted
     cdef int _busy              # calls running without the GIL
 
-    def __cinit__(self, path, str mode="r", *, bint direct=False):
+    def __cinit__(self, path, str mode="r", *, bint direct=False,
+                  Py_ssize_t stage_size=STAGE_SIZE):
         self._fd = -1
         self._stage = NULL
+        if stage_size < ALIGN or not _aligned(<size_t>stage_size):
+            raise ValueError(f"stage_size must be a positive multiple of {ALIGN}, got {stage_size}")
+        self._stage_size = stage_size
         self.path = os.fspath(path)
         self.mode = mode
         cdef int flags
@@ -116,7 +121,7 @@ cdef class DirectFile:
         flags |= O_CLOEXEC | (O_DIRECT if direct else 0)
         cdef void *stage = NULL
         if direct and mode == "w":
-            if posix_memalign(&stage, ALIGN, STAGE_SIZE) != 0:
+            if posix_memalign(&stage, ALIGN, self._stage_size) != 0:
                 raise MemoryError("cannot allocate the O_DIRECT staging buffer")
             self._stage = <unsigned char *>stage
         cdef bytes cpath = os.fsencode(self.path)
@@ -182,13 +187,13 @@ cdef class DirectFile:
                 src += bulk
                 n -= bulk
                 continue
-            take = min(n, STAGE_SIZE - self._staged)
+            take = min(n, self._stage_size - self._staged)
             memcpy(self._stage + self._staged, src, take)
             self._staged += take
             src += take
             n -= take
-            if self._staged == STAGE_SIZE:
-                err = self._write_all(self._stage, STAGE_SIZE)
+            if self._staged == self._stage_size:
+                err = self._write_all(self._stage, self._stage_size)
                 if err:
                     return err
                 self._staged = 0

@@ -13,7 +13,8 @@ class DirectFile:
     path: str | bytes
     mode: Literal["r", "w"]
     def __init__(
-        self, path: StrPath, mode: Literal["r", "w"] = "r", *, direct: bool = False
+        self, path: StrPath, mode: Literal["r", "w"] = "r", *, direct: bool = False,
+        stage_size: int = 1 << 20,
     ) -> None: ...
     def write(self, data: Buffer) -> int: ...
     def pread_into(self, buf: Buffer, offset: int) -> int: ...

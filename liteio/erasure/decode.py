@@ -1,7 +1,7 @@
 """Streaming erasure decoder: K framed shard streams -> the bytes of a range.
 
 Reads only the blocks a range touches, in windows of about 1 MiB per shard,
-prefetching the next window while the current one is consumed. Data shards
+prefetching the next two windows while the current one is consumed. Data shards
 are read first; a shard that errors, comes back short or fails its
 HighwayHash check is dropped for the rest of the read (and reported through
 ``on_bad``), and the next parity shard takes its place.
@@ -10,6 +10,7 @@ HighwayHash check is dropped for the rest of the read (and reported through
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ from liteio.erasure.errors import ReadQuorumLost
 from liteio.erasure.ranges import StripeGeometry, block_span
 
 WINDOW_BYTES = 1 << 20
+PREFETCH = 2  # windows read ahead of the one being consumed
 # Verifying this many bytes or more goes to the CPU executor; less is cheaper inline.
 INLINE_VERIFY_LIMIT = 256 << 10
 
@@ -74,21 +76,25 @@ class ErasureDecoder:
         frame = HASH_SIZE + geometry.full_shard
         per_window = max(1, WINDOW_BYTES // frame)
         windows = [(b, min(b + per_window - 1, last)) for b in range(first, last + 1, per_window)]
-        prefetch = asyncio.ensure_future(self._load_window(geometry, *windows[0]))
+        loading: deque[asyncio.Future[dict[int, Any]]] = deque()
+        following = 0
         try:
-            for n, (lo, hi) in enumerate(windows):
-                shards = await prefetch
-                if n + 1 < len(windows):
-                    prefetch = asyncio.ensure_future(self._load_window(geometry, *windows[n + 1]))
+            for lo, hi in windows:
+                # Keep PREFETCH windows reading ahead while this one is consumed.
+                while following < len(windows) and len(loading) <= PREFETCH:
+                    loading.append(asyncio.ensure_future(self._load_window(geometry, *windows[following])))
+                    following += 1
+                shards = await loading.popleft()
                 for block in range(lo, hi + 1):
                     start = block * self.block_size
                     cut_lo = max(offset, start) - start
                     cut_hi = min(offset + length, start + geometry.block_length(block)) - start
                     yield self._assemble(geometry, shards, block - lo, block, cut_lo, cut_hi)
         finally:
-            if not prefetch.done():
-                prefetch.cancel()
-                await asyncio.gather(prefetch, return_exceptions=True)
+            pending = [f for f in loading if not f.done()]
+            for future in pending:
+                future.cancel()
+            await asyncio.gather(*loading, return_exceptions=True)
 
     # -- loading and verifying one window of blocks ------------------------------
 

@@ -7,15 +7,18 @@ slots of a block buffer laid out as N frames::
                   '---- frame 0 -----'  each frame is 32 + ceil(B/K) bytes
 
 Parity is computed in place, the hashes written in front of each shard, and
-frame i is handed to sink i as one contiguous write. Three stages overlap,
-each on its own block buffer: filling (event loop), sealing (hash the body,
-encode, bitrot-hash: a CPU thread, GIL released) and writing (drive threads).
-Memory per stream is therefore at most three block buffers.
+frame i is handed to sink i as one contiguous write. Up to ``depth`` blocks
+are in flight at once, each on its own buffer, while their stages overlap:
+filling (event loop), hashing the body (MD5, checksums; one CPU thread, in
+block order), sealing (encode, bitrot hashes; another CPU thread) and writing
+(each sink in order on its drive's threads, never waiting for other drives).
+Memory per stream is therefore at most ``depth`` block buffers.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Executor
 from typing import Any, Protocol
@@ -80,6 +83,21 @@ class _Block:
         return memoryview(self.buf)[start : start + HASH_SIZE + self.shard]
 
 
+class _Job:
+    """One block on its way through hashing, sealing and writing."""
+
+    __slots__ = ("block", "hashed", "written")
+
+    def __init__(self, block: _Block, hashed: asyncio.Future[None],
+                 written: asyncio.Future[None]) -> None:
+        self.block = block
+        self.hashed = hashed
+        self.written = written
+
+    def tasks(self) -> list[asyncio.Future[None]]:
+        return [self.hashed, self.written]
+
+
 class ErasureEncoder:
     """Encodes one part into ``sinks[i]`` for shard i; ``None`` sinks are skipped.
 
@@ -97,6 +115,7 @@ class ErasureEncoder:
         cpu: Executor,
         pool: BufferPool | None = None,
         hashers: Sequence[Hasher] = (),
+        depth: int = 3,
     ) -> None:
         if len(sinks) != codec.total_shards:
             raise ValueError(f"{len(sinks)} sinks for {codec.total_shards} shards")
@@ -111,6 +130,9 @@ class ErasureEncoder:
         self._frame = HASH_SIZE + ceil_div(block_size, codec.data_shards)
         self._leftover: memoryview | None = None
         self._received = 0
+        self.depth = depth
+        self._last_hash: asyncio.Future[None] | None = None
+        self._last_write: dict[int, asyncio.Task[None]] = {}
 
     @property
     def alive(self) -> list[int]:
@@ -120,43 +142,44 @@ class ErasureEncoder:
         """Stream ``size`` body bytes into the sinks; returns the surviving shard indices."""
         geometry = StripeGeometry(size, self.block_size, self.codec.data_shards)
         source = aiter(body)
-        loop = asyncio.get_running_loop()
-        sealing: asyncio.Future[_Block] | None = None
-        writing: asyncio.Task[None] | None = None
-        written: _Block | None = None
+        inflight: deque[_Job] = deque()
         try:
             for index in range(geometry.block_count):
+                if len(inflight) >= self.depth:
+                    await self._retire(inflight.popleft())
                 block = await self._new_block(geometry, index)
                 await self._fill(source, block, size)
-                if sealing is not None:
-                    sealed = await sealing
-                    sealing = None
-                    if writing is not None:
-                        await writing
-                        self._recycle(written)
-                    writing, written = asyncio.create_task(self._write(sealed)), sealed
-                sealing = loop.run_in_executor(self._cpu, self._seal, block)
+                inflight.append(self._start(block))
             await self._expect_end(source, size)
-            if sealing is not None:
-                sealed = await sealing
-                sealing = None
-                if writing is not None:
-                    await writing
-                    self._recycle(written)
-                writing, written = asyncio.create_task(self._write(sealed)), sealed
-            if writing is not None:
-                await writing
-                self._recycle(written)
-                writing = None
+            while inflight:
+                await self._retire(inflight.popleft())
             await self._close_all()
         except BaseException:
-            for pending in (sealing, writing):
-                if pending is not None and not pending.done():
-                    pending.cancel()
-                    await asyncio.gather(pending, return_exceptions=True)
+            pending = [t for job in inflight for t in job.tasks() if not t.done()]
+            pending += [t for t in self._last_write.values() if not t.done()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await self.abort()
             raise
         return self.alive
+
+    def _start(self, block: _Block) -> _Job:
+        """Hash the body (in order, block after block), seal and write, all in the background."""
+        loop = asyncio.get_running_loop()
+        hashed = asyncio.ensure_future(self._hash_after(self._last_hash, block))
+        self._last_hash = hashed
+        sealed = loop.run_in_executor(self._cpu, self._seal, block)
+        # Queue each sink's write now, in block order, even though it waits for the seal:
+        # seals run in parallel and may finish out of order.
+        writes = {i: self._chain_write(i, block, sealed) for i in self.alive}
+        written = asyncio.ensure_future(self._settle_writes(sealed, writes))
+        return _Job(block, hashed, written)
+
+    async def _retire(self, job: _Job) -> None:
+        await job.hashed
+        await job.written
+        self._recycle(job.block)
 
     async def abort(self) -> None:
         sinks = [s for s in self.sinks if s is not None]
@@ -224,16 +247,29 @@ class ErasureEncoder:
             if len(extra):
                 raise BodyTooLong(f"body is longer than the declared {size} bytes")
 
+    async def _hash_after(self, previous: asyncio.Future[None] | None, block: _Block) -> None:
+        if previous is not None:
+            await previous  # hashers must see the blocks in order
+        if self._hashers:
+            await asyncio.get_running_loop().run_in_executor(self._cpu, self._hash_body, block)
+
+    def _hash_body(self, block: _Block) -> None:
+        """CPU stage (executor thread, beside _seal): MD5 and checksums of the body bytes."""
+        shard = block.shard
+        for i in range(self.codec.data_shards):
+            valid = min(shard, max(0, block.length - i * shard))
+            if valid:
+                payload = block.payload(i)[:valid]
+                for hasher in self._hashers:
+                    hasher.update(payload)
+
     def _seal(self, block: _Block) -> _Block:
-        """CPU stage (executor thread): body hashes, zero padding, parity, bitrot hashes."""
+        """CPU stage (executor thread): zero padding, parity, bitrot hashes."""
         k = self.codec.data_shards
         shard = block.shard
         payloads = [block.payload(i) for i in range(self.codec.total_shards)]
         for i in range(k):
             valid = min(shard, max(0, block.length - i * shard))
-            if valid:
-                for hasher in self._hashers:
-                    hasher.update(payloads[i][:valid])
             if valid < shard:
                 payloads[i][valid:] = bytes(shard - valid)
         self.codec.encode(payloads)
@@ -242,15 +278,32 @@ class ErasureEncoder:
         hash_shards(BITROT_KEY, payloads, hashes)
         return block
 
-    async def _write(self, block: _Block) -> None:
-        targets = self.alive
-        results = await asyncio.gather(
-            *(self._sink(i).write(block.framed(i)) for i in targets), return_exceptions=True
-        )
-        for i, result in zip(targets, results):
+    async def _settle_writes(self, sealed: asyncio.Future[_Block],
+                             writes: dict[int, asyncio.Task[None]]) -> None:
+        await sealed  # a failed seal is our error, not the drives'
+        results = await asyncio.gather(*writes.values(), return_exceptions=True)
+        for i, result in zip(writes, results):
             if isinstance(result, BaseException):
                 await self._drop(i, result)
         self._check_quorum()
+
+    def _chain_write(self, i: int, block: _Block,
+                     sealed: asyncio.Future[_Block]) -> asyncio.Task[None]:
+        """Sink i's write of this block, after its write of the previous block: each
+        drive keeps its own pace instead of every block waiting for the slowest."""
+        previous = self._last_write.get(i)
+
+        async def write() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await sealed
+            sink = self.sinks[i]
+            if sink is not None:  # dropped while this write was queued
+                await sink.write(block.framed(i))
+
+        task = asyncio.ensure_future(write())
+        self._last_write[i] = task
+        return task
 
     async def _close_all(self) -> None:
         targets = self.alive
