@@ -9,9 +9,10 @@ Shards are any C-contiguous buffers of one common length. Nothing is copied:
 parity and rebuilt shards are written straight into the caller's buffers.
 """
 
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from isal_erasure_code cimport ec_init_tables, ec_encode_data, gf_mul, gf_invert_matrix
 
@@ -147,59 +148,74 @@ cdef class ReedSolomon:
         used, so data shards are preferred over parity.
         """
         cdef int k = self.data_shards, n = self.total_shards, i, t
+        cdef int ntargets = 0, nsources = 0
+        cdef int target_ids[MAX_SHARDS]
+        cdef int source_ids[MAX_SHARDS]
+        cdef unsigned char is_target[MAX_SHARDS]
+        # PERF: this runs per block on degraded reads; keep Python objects out of it.
         if len(shards) != n:
             raise CodecError(f"{self!r} needs all {n} shard positions, got {len(shards)}")
-        target_list = [int(t) for t in targets]
-        if not target_list:
-            return
-        target_set = set(target_list)
-        if len(target_set) != len(target_list):
-            raise CodecError(f"duplicate shard in targets {target_list}")
-        for t in target_list:
+        memset(is_target, 0, n)
+        for obj in targets:
+            t = obj
             if t < 0 or t >= n:
                 raise CodecError(f"target shard {t} is out of range 0..{n - 1}")
+            if is_target[t]:
+                raise CodecError(f"duplicate shard {t} in targets")
             if shards[t] is None:
                 raise CodecError(f"target shard {t} has no buffer to rebuild into")
-        sources = []
+            is_target[t] = 1
+            target_ids[ntargets] = t
+            ntargets += 1
+        if ntargets == 0:
+            return
         for i in range(n):
-            if shards[i] is not None and i not in target_set:
-                sources.append(i)
-                if len(sources) == k:
+            if not is_target[i] and shards[i] is not None:
+                source_ids[nsources] = i
+                nsources += 1
+                if nsources == k:
                     break
-        if len(sources) < k:
+        if nsources < k:
             raise TooFewShards(
-                f"{self!r} needs {k} shards to rebuild {sorted(target_set)}, "
-                f"only {len(sources)} available")
+                f"{self!r} needs {k} shards to rebuild "
+                f"{sorted(target_ids[j] for j in range(ntargets))}, only {nsources} available")
 
-        cdef bytes tables = self._decode_tables(tuple(sources), tuple(target_list))
+        cdef bytes tables = self._decode_tables(source_ids, target_ids, ntargets)
         cdef _ShardBuffers inputs = _ShardBuffers()
         cdef _ShardBuffers outputs = _ShardBuffers()
-        for i in sources:
-            inputs.add(shards[i], False, i)
-        for t in target_list:
-            outputs.add(shards[t], True, t)
+        for i in range(k):
+            inputs.add(shards[source_ids[i]], False, source_ids[i])
+        for i in range(ntargets):
+            outputs.add(shards[target_ids[i]], True, target_ids[i])
         if inputs.length != outputs.length:
             raise CodecError(
                 f"target shards are {outputs.length} bytes but sources are {inputs.length}")
         cdef int length = self._checked_length(inputs.length)
-        cdef int rows = len(target_list)
         cdef unsigned char *tbl = tables
         if length == 0:
             return
         with nogil:
-            ec_encode_data(length, k, rows, tbl, inputs.ptrs, outputs.ptrs)
+            ec_encode_data(length, k, ntargets, tbl, inputs.ptrs, outputs.ptrs)
 
     cdef int _checked_length(self, Py_ssize_t length) except -1:
         if length > 0x7FFFFFFF:
             raise CodecError(f"shard length {length} exceeds 2 GiB, the ISA-L limit")
         return <int>length
 
-    cdef bytes _decode_tables(self, tuple sources, tuple targets):
-        key = (sources, targets)
+    cdef bytes _decode_tables(self, int *sources, int *targets, int rows):
+        cdef int k = self.data_shards
+        cdef unsigned char keybuf[2 * MAX_SHARDS]
+        cdef int r
+        for r in range(k):
+            keybuf[r] = <unsigned char>sources[r]
+        for r in range(rows):
+            keybuf[k + r] = <unsigned char>targets[r]
+        # k is fixed per codec, so where sources end and targets begin is implied.
+        cdef bytes key = PyBytes_FromStringAndSize(<char *>keybuf, k + rows)
         cached = self._decode_cache.get(key)
         if cached is not None:
             return cached
-        cdef int k = self.data_shards, rows = len(targets), r, c, j, t
+        cdef int c, j, t
         cdef unsigned char acc
         cdef bytearray sub = bytearray(k * k)
         cdef bytearray inv = bytearray(k * k)
@@ -208,9 +224,10 @@ cdef class ReedSolomon:
         cdef unsigned char *d = inv
         cdef unsigned char *out = coeffs
         for r in range(k):
-            memcpy(s + r * k, self._matrix + (<int>sources[r]) * k, k)
+            memcpy(s + r * k, self._matrix + sources[r] * k, k)
         if gf_invert_matrix(s, d, k) != 0:
-            raise CodecError(f"shards {list(sources)} do not form an invertible code matrix")
+            raise CodecError(
+                f"shards {[sources[j] for j in range(k)]} do not form an invertible code matrix")
         # Row for target t: identity row t of the inverse for a data shard,
         # else (encoding row t) x inverse for a parity shard.
         for r in range(rows):
