@@ -43,7 +43,8 @@ from typing import Any, Self
 
 import pytest
 
-from liteio._ext.directio import probe_direct
+from liteio._ext.buffers import aligned_empty
+from liteio._ext.directio import DirectFile, probe_direct
 from liteio.erasure.encode import block_buffer_size
 from liteio.object.bootstrap import format_drives
 from liteio.object.layer import ObjectLayer
@@ -130,6 +131,39 @@ class References:
         finally:
             target.unlink(missing_ok=True)
         return {"disk_write_mibps": write, "disk_read_mibps": read, "md5_mibps": md5}
+
+    def nstream_write(self, drives: int, data_shards: int, mib: int = 96) -> float:
+        """MiB/s of object data the disk takes when written the way a put writes it:
+        one O_DIRECT stream of 32 B + shard frames per drive, all at once, then
+        fdatasync. One dd stream overstates this on a shared virtual disk."""
+        frame = 32 + MIB // data_shards
+        buf = aligned_empty(frame)
+        view = memoryview(buf)
+        view[:] = os.urandom(frame)
+        frames = mib * MIB // (frame * drives)
+        paths = [self.root / f"nstream-{i}" for i in range(drives)]
+
+        def write(path: Path) -> None:
+            f = DirectFile(path, "w", direct=probe_direct(self.root), stage_size=256 << 10)
+            for _ in range(frames):
+                f.write(view)
+            f.fdatasync()
+            f.close()
+
+        try:
+            start = time.perf_counter()
+            threads = [threading.Thread(target=write, args=(p,)) for p in paths]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            seconds = time.perf_counter() - start
+        finally:
+            for p in paths:
+                p.unlink(missing_ok=True)
+            view.release()
+            buf.release()
+        return frames * drives * (frame - 32) / MIB / seconds * data_shards / drives
 
     def close(self) -> None:
         self.source.unlink(missing_ok=True)
@@ -248,6 +282,10 @@ def test_put(benchmark: Any, bench: Bench, references: References, size_name: st
         "put_mibps": mibps, "put_objps": objps, **refs,
         "target_mibps": 0.6 * ceiling, "ratio_to_ceiling": mibps / ceiling,
     })
+    if size_name == "64MiB":
+        nstream = references.nstream_write(bench.drives, bench.data)
+        benchmark.extra_info.update({
+            "nstream_disk_object_mibps": nstream, "ratio_to_nstream_disk": mibps / nstream})
     if size_name == "64MiB":
         benchmark.extra_info["target_met"] = mibps >= 0.6 * ceiling
     for keys in batches:  # keep the disk from filling across the module
