@@ -312,3 +312,18 @@ def test_multipart_api(s3: Any, bucket: str) -> None:
         s3.complete_multipart_upload(Bucket=bucket, Key="small", UploadId=small, MultipartUpload={
             "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
     assert code(err.value) == "EntityTooSmall"
+
+
+def test_odd_keys_and_expires(s3: Any, bucket: str) -> None:
+    import datetime
+
+    expires = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    keys = ["tab\there", "ctrl\x01char", "spaces and (parens)", "percent%20literal",
+            "emoji-\U0001f600", "trailing/"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode(), Expires=expires)
+        got = s3.get_object(Bucket=bucket, Key=key)
+        assert got["Body"].read() == key.encode()
+        assert got["ResponseMetadata"]["HTTPHeaders"]["expires"] == "Wed, 02 Jan 2030 03:04:05 GMT"
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert listed == sorted(keys)
