@@ -13,7 +13,9 @@ Faults are rules matched by call name and call count, changeable at run time:
 
 Call names are the ``StorageAPI`` method names, plus ``write``,
 ``writer_close``, ``writer_abort`` (shard writers), ``read_at``,
-``reader_close`` (shard readers) and ``walk_next`` (each walk step). A rule
+``reader_close`` (shard readers) and ``walk_next`` (each walk step): the
+names ``DelegatingDrive`` passes its hook, which is all this class overrides
+besides ``is_online`` and ``close``. A rule
 counts the calls it matches; it fires on calls ``after + 1`` ..
 ``after + times`` (``times=None``: forever). The first firing rule wins.
 """
@@ -22,23 +24,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from liteio.storage.api import (
-    CommitResult,
-    DiskInfo,
-    ShardReader,
-    ShardWriter,
-    StorageAPI,
-    VolumeInfo,
-    WalkEntry,
-)
+from liteio.storage.api import StorageAPI, WalkEntry
 from liteio.storage.errors import DriveOffline, StorageError
-
-if TYPE_CHECKING:
-    from liteio.meta.versions import DeleteMarker, ObjectVersion
+from liteio.storage.wrapper import DelegatingDrive
 
 T = TypeVar("T")
 Action = Literal["raise", "hang", "corrupt", "delay"]
@@ -91,10 +83,9 @@ def _flip(data: Any, at: int | None) -> Any:
     return bytes(buf) if isinstance(data, bytes) else buf
 
 
-class FaultyDrive(StorageAPI):
+class FaultyDrive(DelegatingDrive):
     def __init__(self, inner: StorageAPI, faults: list[Fault] | None = None) -> None:
-        self.inner = inner
-        self.endpoint = inner.endpoint
+        super().__init__(inner)
         self.faults: list[Fault] = list(faults or [])
         self.calls: Counter[str] = Counter()
         self._release: asyncio.Event | None = None
@@ -144,16 +135,16 @@ class FaultyDrive(StorageAPI):
             finally:
                 self.hanging -= 1
 
-    async def _call(self, name: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    async def _forward(self, name: str, call: Callable[[], Awaitable[T]]) -> T:
         fault = self._match(name)
         if fault is not None:
             await self._before(name, fault)
-        result = await fn(*args)
+        result = await call()
         if fault is not None and fault.action == "corrupt":
             result = _flip(result, fault.corrupt_at)
         return result
 
-    # -- StorageAPI -----------------------------------------------------------------
+    # -- StorageAPI (the rest forwards through ``_forward``) ------------------------
 
     def is_online(self) -> bool:
         for fault in self.faults:
@@ -161,146 +152,9 @@ class FaultyDrive(StorageAPI):
                 return False
         return self.inner.is_online()
 
-    async def reconnect(self) -> bool:
-        return await self._call("reconnect", self.inner.reconnect)
-
-    async def disk_info(self) -> DiskInfo:
-        return await self._call("disk_info", self.inner.disk_info)
-
-    async def make_volume(self, volume: str) -> None:
-        await self._call("make_volume", self.inner.make_volume, volume)
-
-    async def list_volumes(self) -> list[VolumeInfo]:
-        return await self._call("list_volumes", self.inner.list_volumes)
-
-    async def stat_volume(self, volume: str) -> VolumeInfo:
-        return await self._call("stat_volume", self.inner.stat_volume, volume)
-
-    async def delete_volume(self, volume: str, force: bool = False) -> None:
-        await self._call("delete_volume", self.inner.delete_volume, volume, force)
-
-    async def read_all(self, volume: str, path: str) -> bytes:
-        return await self._call("read_all", self.inner.read_all, volume, path)
-
-    async def write_all(self, volume: str, path: str, data: bytes) -> None:
-        await self._call("write_all", self.inner.write_all, volume, path, data)
-
-    async def delete(self, volume: str, path: str, recursive: bool = False) -> None:
-        await self._call("delete", self.inner.delete, volume, path, recursive)
-
-    async def list_dir(self, volume: str, path: str) -> list[str]:
-        return await self._call("list_dir", self.inner.list_dir, volume, path)
-
-    async def rename(self, src_volume: str, src_path: str, dst_volume: str, dst_path: str) -> None:
-        await self._call("rename", self.inner.rename, src_volume, src_path, dst_volume, dst_path)
-
-    async def create_shard(self, volume: str, path: str) -> ShardWriter:
-        inner = await self._call("create_shard", self.inner.create_shard, volume, path)
-        return _FaultyWriter(self, inner)
-
-    async def open_shard(self, volume: str, path: str) -> ShardReader:
-        inner = await self._call("open_shard", self.inner.open_shard, volume, path)
-        return _FaultyReader(self, inner)
-
-    async def read_xl(self, volume: str, path: str) -> bytes:
-        return await self._call("read_xl", self.inner.read_xl, volume, path)
-
-    async def commit_version(
-        self,
-        volume: str,
-        path: str,
-        version: ObjectVersion,
-        inline: bytes | None,
-        staged_data_dir: tuple[str, str] | None,
-    ) -> CommitResult:
-        return await self._call(
-            "commit_version", self.inner.commit_version, volume, path, version, inline,
-            staged_data_dir,
-        )
-
-    async def add_delete_marker(
-        self, volume: str, path: str, marker: DeleteMarker
-    ) -> CommitResult:
-        return await self._call("add_delete_marker", self.inner.add_delete_marker, volume, path,
-                                marker)
-
-    async def delete_version(self, volume: str, path: str, version_id: bytes) -> CommitResult:
-        return await self._call("delete_version", self.inner.delete_version, volume, path,
-                                version_id)
-
-    async def update_version(self, volume: str, path: str, version: ObjectVersion) -> None:
-        await self._call("update_version", self.inner.update_version, volume, path, version)
-
-    async def restore_xl(
-        self,
-        volume: str,
-        path: str,
-        previous_xl: bytes | None,
-        new_data_dir: str | None = None,
-    ) -> None:
-        await self._call("restore_xl", self.inner.restore_xl, volume, path, previous_xl,
-                         new_data_dir)
-
-    async def discard_data_dir(self, volume: str, path: str, data_dir: str) -> None:
-        await self._call("discard_data_dir", self.inner.discard_data_dir, volume, path, data_dir)
-
-    async def walk(
-        self, volume: str, prefix: str, *, recursive: bool, start_after: str = ""
-    ) -> AsyncIterator[WalkEntry]:
-        async def start() -> None:
-            return None
-
-        await self._call("walk", start)
-        it = self.inner.walk(volume, prefix, recursive=recursive, start_after=start_after)
-        try:
-            while True:
-                try:
-                    entry = await self._call("walk_next", anext, it)
-                except StopAsyncIteration:
-                    return
-                yield entry
-        finally:
-            aclose = getattr(it, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    async def clean_tmp(self) -> None:
-        await self._call("clean_tmp", self.inner.clean_tmp)
-
     async def close(self) -> None:
         self.release()
-        await self.inner.close()
+        await super().close()
 
     def __repr__(self) -> str:
         return f"<FaultyDrive {self.endpoint} faults={len(self.faults)}>"
-
-
-class _FaultyWriter(ShardWriter):
-    __slots__ = ("_drive", "_inner")
-
-    def __init__(self, drive: FaultyDrive, inner: ShardWriter) -> None:
-        self._drive = drive
-        self._inner = inner
-
-    async def write(self, data: Any) -> None:
-        await self._drive._call("write", self._inner.write, data)
-
-    async def close(self) -> None:
-        await self._drive._call("writer_close", self._inner.close)
-
-    async def abort(self) -> None:
-        await self._drive._call("writer_abort", self._inner.abort)
-
-
-class _FaultyReader(ShardReader):
-    __slots__ = ("_drive", "_inner")
-
-    def __init__(self, drive: FaultyDrive, inner: ShardReader) -> None:
-        self._drive = drive
-        self._inner = inner
-
-    async def read_at(self, offset: int, length: int) -> memoryview:
-        return await self._drive._call("read_at", self._inner.read_at, offset, length)
-
-    async def close(self) -> None:
-        await self._drive._call("reader_close", self._inner.close)

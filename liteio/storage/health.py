@@ -7,11 +7,14 @@ marks the drive offline; from then on calls fail fast with ``DriveOffline``
 (the object layer counts the drive as missing for quorum) until ``check``
 finds it healthy again, on demand or from the background monitor.
 
-Deadlines use ``asyncio.timeout`` (one timer per call) rather than
-``asyncio.wait_for``, which wraps each call in a new task: walks take one
-deadline per entry, so that cost matters. A timed-out call is cancelled
-where it waits; a thread of the drive's pool stuck in a syscall stays stuck,
-which is why the drive is then left alone until a probe succeeds.
+Every call reaches the inner drive through ``DelegatingDrive``'s hooks, so
+this class overrides those (``_forward`` holds the deadline and the failure
+counting) and the few methods that really differ. Deadlines use
+``asyncio.timeout`` (one timer per call) rather than ``asyncio.wait_for``,
+which wraps each call in a new task: shard streams take one deadline per
+block and walks one per batch, so that cost matters. A timed-out call is
+cancelled where it waits; a thread of the drive's pool stuck in a syscall
+stays stuck, which is why the drive is then left alone until a probe succeeds.
 """
 
 from __future__ import annotations
@@ -19,22 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import TypeVar
 
-from liteio.storage.api import (
-    CommitResult,
-    DiskInfo,
-    ShardReader,
-    ShardWriter,
-    StorageAPI,
-    VolumeInfo,
-    WalkEntry,
-)
+from liteio.storage.api import StorageAPI, WalkEntry
 from liteio.storage.errors import DriveOffline, StorageError
-
-if TYPE_CHECKING:
-    from liteio.meta.versions import DeleteMarker, ObjectVersion
+from liteio.storage.wrapper import DelegatingDrive, DelegatingReader, DelegatingWriter
 
 T = TypeVar("T")
 log = logging.getLogger("liteio.storage.health")
@@ -45,7 +38,24 @@ log = logging.getLogger("liteio.storage.health")
 DEFAULT_MAX_FAILURES = 8
 
 
-class HealthCheckedDrive(StorageAPI):
+class _GuardedWriter(DelegatingWriter):
+    """Keeps the names health messages have always shown; ``abort`` is a
+    best-effort cleanup (``HealthCheckedDrive._forward_cleanup``)."""
+
+    __slots__ = ()
+    WRITE = "shard write"
+    CLOSE = "shard close"
+
+
+class _GuardedReader(DelegatingReader):
+    __slots__ = ()
+    READ_AT = "shard read"
+
+
+class HealthCheckedDrive(DelegatingDrive):
+    writer_type = _GuardedWriter
+    reader_type = _GuardedReader
+
     def __init__(
         self,
         inner: StorageAPI,
@@ -53,8 +63,7 @@ class HealthCheckedDrive(StorageAPI):
         *,
         max_failures: int = DEFAULT_MAX_FAILURES,
     ) -> None:
-        self.inner = inner
-        self.endpoint = inner.endpoint
+        super().__init__(inner)
         self.timeout = timeout
         self.max_failures = max_failures
         self.consecutive_failures = 0
@@ -79,12 +88,12 @@ class HealthCheckedDrive(StorageAPI):
         if not self.is_online():
             raise DriveOffline(f"{self.endpoint}: offline ({self.last_error or 'drive down'})")
 
-    async def _guard(self, name: str, fn: Callable[..., Awaitable[T]], *args: Any, **kw: Any) -> T:
+    # -- hooks (every call of the inner drive comes through here) --------------------
+
+    async def _forward(self, name: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run one call of the inner drive under the deadline, tracking health."""
         self._ensure_online()
-        return await self._deadline(name, fn(*args, **kw))
-
-    async def _deadline(self, name: str, aw: Awaitable[T]) -> T:
+        aw = call()
         try:
             async with asyncio.timeout(self.timeout):
                 result = await aw
@@ -107,6 +116,23 @@ class HealthCheckedDrive(StorageAPI):
             raise StorageError(f"{name}: {type(exc).__name__}: {exc}") from exc
         self.consecutive_failures = 0
         return result
+
+    async def _forward_cleanup(self, name: str, call: Callable[[], Awaitable[None]]) -> None:
+        # Best effort even when the drive is offline: it frees a descriptor.
+        await self._quietly(call)
+
+    async def _open_steps(self, name: str) -> None:
+        # Fail fast, but a walk's start is no call: it proves nothing about the drive.
+        self._ensure_online()
+
+    async def _close_steps(self, aclose: Callable[[], Awaitable[object]]) -> None:
+        await self._quietly(aclose)
+
+    async def _quietly(self, call: Callable[[], Awaitable[object]]) -> None:
+        """Release something of the inner drive, under the deadline, ignoring errors."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.timeout):
+                await call()
 
     def _count_failure(self, name: str, exc: BaseException) -> None:
         self.consecutive_failures += 1
@@ -154,123 +180,31 @@ class HealthCheckedDrive(StorageAPI):
     async def reconnect(self) -> bool:
         return await self.check()
 
-    # -- StorageAPI -----------------------------------------------------------------
-
-    async def disk_info(self) -> DiskInfo:
-        return await self._guard("disk_info", self.inner.disk_info)
-
-    async def make_volume(self, volume: str) -> None:
-        await self._guard("make_volume", self.inner.make_volume, volume)
-
-    async def list_volumes(self) -> list[VolumeInfo]:
-        return await self._guard("list_volumes", self.inner.list_volumes)
-
-    async def stat_volume(self, volume: str) -> VolumeInfo:
-        return await self._guard("stat_volume", self.inner.stat_volume, volume)
-
-    async def delete_volume(self, volume: str, force: bool = False) -> None:
-        await self._guard("delete_volume", self.inner.delete_volume, volume, force)
-
-    async def read_all(self, volume: str, path: str) -> bytes:
-        return await self._guard("read_all", self.inner.read_all, volume, path)
-
-    async def write_all(self, volume: str, path: str, data: bytes) -> None:
-        await self._guard("write_all", self.inner.write_all, volume, path, data)
-
-    async def delete(self, volume: str, path: str, recursive: bool = False) -> None:
-        await self._guard("delete", self.inner.delete, volume, path, recursive)
-
-    async def list_dir(self, volume: str, path: str) -> list[str]:
-        return await self._guard("list_dir", self.inner.list_dir, volume, path)
-
-    async def rename(self, src_volume: str, src_path: str, dst_volume: str, dst_path: str) -> None:
-        await self._guard("rename", self.inner.rename, src_volume, src_path, dst_volume, dst_path)
-
-    async def create_shard(self, volume: str, path: str) -> ShardWriter:
-        inner = await self._guard("create_shard", self.inner.create_shard, volume, path)
-        return _GuardedWriter(self, inner)
-
-    async def open_shard(self, volume: str, path: str) -> ShardReader:
-        inner = await self._guard("open_shard", self.inner.open_shard, volume, path)
-        return _GuardedReader(self, inner)
-
-    async def read_xl(self, volume: str, path: str) -> bytes:
-        return await self._guard("read_xl", self.inner.read_xl, volume, path)
-
-    async def commit_version(
-        self,
-        volume: str,
-        path: str,
-        version: ObjectVersion,
-        inline: bytes | None,
-        staged_data_dir: tuple[str, str] | None,
-    ) -> CommitResult:
-        return await self._guard(
-            "commit_version", self.inner.commit_version, volume, path, version, inline,
-            staged_data_dir,
-        )
-
-    async def add_delete_marker(
-        self, volume: str, path: str, marker: DeleteMarker
-    ) -> CommitResult:
-        return await self._guard("add_delete_marker", self.inner.add_delete_marker, volume, path,
-                                 marker)
-
-    async def delete_version(self, volume: str, path: str, version_id: bytes) -> CommitResult:
-        return await self._guard("delete_version", self.inner.delete_version, volume, path,
-                                 version_id)
-
-    async def update_version(self, volume: str, path: str, version: ObjectVersion) -> None:
-        await self._guard("update_version", self.inner.update_version, volume, path, version)
-
-    async def restore_xl(
-        self,
-        volume: str,
-        path: str,
-        previous_xl: bytes | None,
-        new_data_dir: str | None = None,
-    ) -> None:
-        await self._guard("restore_xl", self.inner.restore_xl, volume, path, previous_xl,
-                          new_data_dir)
-
-    async def discard_data_dir(self, volume: str, path: str, data_dir: str) -> None:
-        await self._guard("discard_data_dir", self.inner.discard_data_dir, volume, path, data_dir)
+    # -- StorageAPI (the rest forwards through ``_forward``) ------------------------
 
     async def walk(
         self, volume: str, prefix: str, *, recursive: bool, start_after: str = ""
-    ) -> AsyncIterator[WalkEntry]:
+    ) -> AsyncGenerator[WalkEntry, None]:
         batches = self.walk_batches(volume, prefix, recursive=recursive, start_after=start_after)
         try:
             async for batch in batches:
                 for entry in batch:
                     yield entry
         finally:
-            await batches.aclose()  # type: ignore[attr-defined]
+            await batches.aclose()
 
-    async def walk_batches(
+    def walk_batches(
         self, volume: str, prefix: str, *, recursive: bool, start_after: str = ""
-    ) -> AsyncIterator[list[WalkEntry]]:
-        self._ensure_online()
-        it = self.inner.walk_batches(volume, prefix, recursive=recursive, start_after=start_after)
-        try:
-            while True:
-                # NOTE: the deadline covers each batch the drive produces, never
-                # the time our consumer spends between batches.
-                self._ensure_online()
-                try:
-                    batch = await self._deadline("walk", anext(it))
-                except StopAsyncIteration:
-                    return
-                yield batch
-        finally:
-            aclose = getattr(it, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(self.timeout):
-                        await aclose()
-
-    async def clean_tmp(self) -> None:
-        await self._guard("clean_tmp", self.inner.clean_tmp)
+    ) -> AsyncGenerator[list[WalkEntry], None]:
+        # NOTE: one deadline per batch the drive produces (not per entry), and
+        # never over the time our consumer spends between batches.
+        return self._forward_steps(
+            "walk",
+            "walk",
+            lambda: self.inner.walk_batches(
+                volume, prefix, recursive=recursive, start_after=start_after
+            ),
+        )
 
     async def close(self) -> None:
         if self._monitor is not None:
@@ -278,46 +212,8 @@ class HealthCheckedDrive(StorageAPI):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._monitor
             self._monitor = None
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.timeout):
-                await self.inner.close()
+        await self._quietly(self.inner.close)
 
     def __repr__(self) -> str:
         state = "online" if self.is_online() else f"offline ({self.last_error})"
         return f"<HealthCheckedDrive {self.endpoint} {state}>"
-
-
-class _GuardedWriter(ShardWriter):
-    __slots__ = ("_drive", "_inner")
-
-    def __init__(self, drive: HealthCheckedDrive, inner: ShardWriter) -> None:
-        self._drive = drive
-        self._inner = inner
-
-    async def write(self, data: Any) -> None:
-        await self._drive._guard("shard write", self._inner.write, data)
-
-    async def close(self) -> None:
-        await self._drive._guard("shard close", self._inner.close)
-
-    async def abort(self) -> None:
-        # Best effort even when the drive is offline: it frees a descriptor.
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self._drive.timeout):
-                await self._inner.abort()
-
-
-class _GuardedReader(ShardReader):
-    __slots__ = ("_drive", "_inner")
-
-    def __init__(self, drive: HealthCheckedDrive, inner: ShardReader) -> None:
-        self._drive = drive
-        self._inner = inner
-
-    async def read_at(self, offset: int, length: int) -> memoryview:
-        return await self._drive._guard("shard read", self._inner.read_at, offset, length)
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self._drive.timeout):
-                await self._inner.close()
