@@ -42,14 +42,18 @@ async def _ensure_system_volume(drive: StorageAPI) -> None:
 
 
 async def format_drives(
-    drives: Sequence[StorageAPI], set_count: int, set_size: int
+    drives: Sequence[StorageAPI], set_count: int, set_size: int, *, clean_tmp: bool = True
 ) -> tuple[str, list[list[StorageAPI]]]:
-    """Returns (deployment id, drives grouped into sets in slot order)."""
+    """Returns (deployment id, drives grouped into sets in slot order).
+
+    ``clean_tmp`` removes staging leftovers first; only a process that knows no
+    other process is writing (the first to start) may ask for it."""
     if len(drives) != set_count * set_size:
         raise DriveLayoutError(f"{len(drives)} drives cannot form {set_count} sets of {set_size}")
     # Leftovers of writers that died mid-write are never visible; remove them.
-    await asyncio.gather(*(d.clean_tmp() for d in drives if d.is_online()),
-                         return_exceptions=True)
+    if clean_tmp:
+        await asyncio.gather(*(d.clean_tmp() for d in drives if d.is_online()),
+                             return_exceptions=True)
     found = await asyncio.gather(*(_read_format(d) for d in drives))
     formats = {i: f for i, f in enumerate(found) if isinstance(f, FormatErasureV3)}
     broken = [f for f in found if isinstance(f, DriveLayoutError)]

@@ -24,6 +24,7 @@ from liteio.object.multipart_scan import cleanup_stale, list_uploads
 from liteio.object.names import check_bucket_name, check_object_key
 from liteio.object.nslock import NamespaceLock
 from liteio.object.reader import ObjectReader
+from liteio.object.shared_state import SharedCounter
 from liteio.object.types import (
     BucketInfo,
     DeleteResult,
@@ -45,11 +46,17 @@ async def _bytes_body(data: bytes) -> AsyncIterator[bytes]:
 
 class ObjectLayer:
     def __init__(self, sets: Sequence[Sequence[StorageAPI]], parity: int, deployment_id: str,
-                 cpu: Executor | None = None) -> None:
+                 cpu: Executor | None = None, *, locks: NamespaceLock | None = None,
+                 bucket_generation: SharedCounter | None = None) -> None:
+        """``locks`` and ``bucket_generation`` are shared across worker processes when
+        there are several: a bucket-setting change in one bumps the generation, and
+        every worker drops its cached bucket metadata when it sees the bump."""
         self.deployment_id = deployment_id
         self._sip_key = uuid.UUID(deployment_id).bytes
         self.cpu = cpu or ThreadPoolExecutor(max_workers=4, thread_name_prefix="liteio-cpu")
-        self.locks = NamespaceLock()
+        self.locks = locks or NamespaceLock()
+        self._generation = bucket_generation
+        self._seen_generation = bucket_generation.value if bucket_generation else 0
         self.sets = [ErasureSet(drives, parity, self.cpu, index=i, locks=self.locks)
                      for i, drives in enumerate(sets)]
         self._bucket_cache: dict[str, BucketMetadata] = {}
@@ -89,9 +96,19 @@ class ObjectLayer:
         await self.set_for(key).put_object(
             SYSTEM_VOLUME, key, _bytes_body(data), len(data), PutOptions())
         self._bucket_cache[meta.name] = meta
+        self._bump_generation()
+
+    def _bump_generation(self) -> None:
+        if self._generation is not None:
+            self._seen_generation = self._generation.bump()
 
     async def bucket_metadata(self, bucket: str) -> BucketMetadata:
         """The bucket's configuration; BucketNotFound if the bucket does not exist."""
+        if self._generation is not None:
+            generation = self._generation.value
+            if generation != self._seen_generation:
+                self._bucket_cache.clear()
+                self._seen_generation = generation
         cached = self._bucket_cache.get(bucket)
         if cached is not None:
             return cached
@@ -145,13 +162,13 @@ class ObjectLayer:
                 continue
             for vol in result:
                 seen.setdefault(vol.name, []).append(vol.created_ns)
-        out = []
-        for name, created in sorted(seen.items()):
-            if len(created) < erasure_set.read_quorum:
-                continue
-            meta = self._bucket_cache.get(name)
-            out.append(BucketInfo(name, meta.created_ns if meta else min(created)))
-        return out
+        names = sorted(n for n, c in seen.items() if len(c) >= erasure_set.read_quorum)
+        # Creation time comes from the bucket metadata: a directory's times move with
+        # its contents, and every worker must report the same date.
+        metas = await asyncio.gather(*(self.bucket_metadata(n) for n in names),
+                                     return_exceptions=True)
+        return [BucketInfo(n, m.created_ns) if isinstance(m, BucketMetadata)
+                else BucketInfo(n, min(seen[n])) for n, m in zip(names, metas)]
 
     async def delete_bucket(self, bucket: str, *, force: bool = False) -> None:
         await self.bucket_metadata(bucket)
@@ -166,6 +183,7 @@ class ObjectLayer:
                 if done < erasure_set.write_quorum:
                     raise oerr.InsufficientWriteQuorum(f"deleting bucket {bucket}", bucket=bucket)
             self._bucket_cache.pop(bucket, None)
+            self._bump_generation()
             key = metadata_key(bucket)
             await self.set_for(key).delete_object(SYSTEM_VOLUME, key)
             await asyncio.gather(*(

@@ -29,6 +29,7 @@ class Settings:
     domains: tuple[str, ...] = ()
     io_threads: int = 4
     drive_timeout: float = 30.0
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     log_level: str = "info"
 
     @property
@@ -50,6 +51,7 @@ ENV = {
     "region": "LITEIO_REGION",
     "domains": "LITEIO_DOMAIN",
     "io_threads": "LITEIO_IO_THREADS",
+    "workers": "LITEIO_WORKERS",
     "drive_timeout": "LITEIO_DRIVE_TIMEOUT",
     "log_level": "LITEIO_LOG_LEVEL",
 }
@@ -79,6 +81,9 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--domain", dest="domains", action="append", default=[], metavar="DOMAIN",
                         help="serve virtual-host style requests for <bucket>.DOMAIN "
                         f"(repeatable; env {ENV['domains']}, comma-separated)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="serving processes sharing the port (default: one per CPU; "
+                        f"env {ENV['workers']})")
     parser.add_argument("--io-threads", type=int, metavar="N",
                         help=f"I/O threads per drive (default 4; env {ENV['io_threads']})")
     parser.add_argument("--drive-timeout", type=float, metavar="SECONDS",
@@ -106,7 +111,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     except (ValueError, IndexError):
         raise SettingsError(f"--address must be HOST:PORT, got {s.address!r}") from None
     for name, cast in (("parity", int), ("set_size", int), ("io_threads", int),
-                       ("drive_timeout", float)):
+                       ("drive_timeout", float), ("workers", int)):
         value = getattr(args, name)
         if value is None and _env(name) is not None:
             try:
@@ -121,6 +126,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     domains = list(args.domains) or [d for d in (_env("domains") or "").split(",") if d]
     s.domains = tuple(d.strip().lower() for d in domains if d.strip())
     s.log_level = args.log_level or _env("log_level") or s.log_level
+    if s.workers < 1:
+        raise SettingsError("--workers must be at least 1")
     if s.secret_key is not None and len(s.secret_key) < 8:
         raise SettingsError("the secret key must be at least 8 characters")
     return s

@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from hypercorn.asyncio import serve
@@ -20,6 +21,8 @@ from liteio.cluster.layout import LayoutError, SetLayout, plan_layout
 from liteio.object.bootstrap import format_drives
 from liteio.object.errors import DriveLayoutError
 from liteio.object.layer import ObjectLayer
+from liteio.object.nslock import NamespaceLock, ProcessLockTable
+from liteio.object.shared_state import SharedCounter
 from liteio.s3.app import create_app
 from liteio.s3.auth import Credentials
 from liteio.s3.context import ServerConfig
@@ -97,6 +100,7 @@ def banner(settings: Settings, layout: SetLayout, access: str, secret: str, url:
         f"EC {layout.data}+{layout.parity} (survives {layout.parity} lost drives per set)"),
     ]
     lines += [f"  drive       {d}" for d in layout.drives]
+    lines.append(f"  workers     {settings.workers} process(es) sharing the port")
     lines += [
         (f"  try         AWS_ACCESS_KEY_ID={access} AWS_SECRET_ACCESS_KEY={secret} "
         f"aws --endpoint-url {url} s3 ls"),
@@ -127,7 +131,18 @@ def engine_selftest() -> None:
         raise StartupError(f"engine self-test failed, refusing to serve: {exc}") from None
 
 
-async def serve_forever(settings: Settings, ready: asyncio.Event | None = None) -> None:
+@dataclass(slots=True)
+class Deployment:
+    """What the parent learns once, before any worker serves."""
+
+    layout: SetLayout
+    deployment_id: str
+    access_key: str
+    secret_key: str
+
+
+async def prepare(settings: Settings) -> Deployment:
+    """Self-test, format the drives, settle credentials, clean staging: once, up front."""
     engine_selftest()
     try:
         layout = plan_layout(settings.drives, settings.parity, settings.set_size)
@@ -135,22 +150,55 @@ async def serve_forever(settings: Settings, ready: asyncio.Event | None = None) 
         raise StartupError(str(exc)) from None
     drives = await open_drives(layout, settings)
     try:
-        deployment, sets = await format_drives(drives, layout.set_count, layout.set_size)
+        deployment, _ = await format_drives(drives, layout.set_count, layout.set_size)
+        access, secret, _ = await root_credentials(drives, settings)
     except DriveLayoutError as exc:
         raise StartupError(str(exc)) from None
-    layer = ObjectLayer(sets, layout.parity, deployment)
-    access, secret, _ = await root_credentials(drives, settings)
-    config = ServerConfig(Credentials.single(access, secret), settings.region, settings.domains)
-    app = create_app(layer, config)
+    finally:
+        await asyncio.gather(*(d.close() for d in drives), return_exceptions=True)
+    return Deployment(layout, deployment, access, secret)
 
+
+def shared_state_path(deployment_id: str, layout: SetLayout) -> str:
+    """Prefix of the files workers share (lock table, bucket generation): tmpfs if any."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return str(shm / f"liteio-{deployment_id}")
+    return str(Path(layout.drives[0]).expanduser().resolve() / SYSTEM_VOLUME / "liteio")
+
+
+def hypercorn_config(bind: str) -> Config:
     hyper = Config()
-    hyper.bind = [settings.address]
+    hyper.bind = [bind]
     hyper.h11_max_incomplete_size = 64 * 1024  # S3 metadata headers are large
     hyper.keep_alive_timeout = 30
     hyper.graceful_timeout = 10
     hyper.include_server_header = False
     hyper.accesslog = None
     hyper.errorlog = logging.getLogger("liteio.hypercorn")
+    return hyper
+
+
+async def serve_worker(settings: Settings, plan: Deployment, bind: str, *, index: int = 0,
+                       workers: int = 1, ready: asyncio.Event | None = None) -> None:
+    """One serving process: its own drives, object layer and Hypercorn loop."""
+    drives = await open_drives(plan.layout, settings)
+    try:
+        # NOTE: no staging clean-up here: with several workers the others may be writing.
+        _, sets = await format_drives(drives, plan.layout.set_count, plan.layout.set_size,
+                                      clean_tmp=False)
+    except DriveLayoutError as exc:
+        raise StartupError(str(exc)) from None
+    locks = generation = None
+    if workers > 1:
+        shared = shared_state_path(plan.deployment_id, plan.layout)
+        locks = NamespaceLock(table=ProcessLockTable(f"{shared}.locks"))
+        generation = SharedCounter(f"{shared}.generation")
+    layer = ObjectLayer(sets, plan.layout.parity, plan.deployment_id, locks=locks,
+                        bucket_generation=generation)
+    config = ServerConfig(Credentials.single(plan.access_key, plan.secret_key), settings.region,
+                          settings.domains)
+    app = create_app(layer, config)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -159,33 +207,50 @@ async def serve_forever(settings: Settings, ready: asyncio.Event | None = None) 
     for drive in drives:
         if isinstance(drive, HealthCheckedDrive):
             drive.start_monitor()
-    housekeeping = asyncio.create_task(_periodic_cleanup(layer))
-    url = f"http://{settings.address}"
-    print(banner(settings, layout, access, secret, url), flush=True)
+    housekeeping = asyncio.create_task(_periodic_cleanup(layer)) if index == 0 else None
     if ready is not None:
         ready.set()
     try:
-        await serve(app, hyper, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await serve(app, hypercorn_config(bind), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     finally:
-        housekeeping.cancel()
+        if housekeeping is not None:
+            housekeeping.cancel()
         await layer.close()
-        print("liteio stopped", flush=True)
+
+
+def _runner():  # type: ignore[no-untyped-def]
+    try:
+        import uvloop
+
+        return uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but optional at heart
+        return asyncio.run
 
 
 def run(settings: Settings) -> int:
     configure_logging(settings.log_level)
+    runner = _runner()
     try:
-        import uvloop
+        # NOTE: plain asyncio here: the parent may fork workers next, and libuv leaves
+        # process-wide signal and child-reaping machinery behind.
+        plan = asyncio.run(prepare(settings))
+    except StartupError as exc:
+        print(f"liteio: cannot start: {exc}", file=sys.stderr)
+        return 1
+    url = f"http://{settings.address}"
+    try:
+        if settings.workers <= 1:
+            print(banner(settings, plan.layout, plan.access_key, plan.secret_key, url), flush=True)
+            runner(serve_worker(settings, plan, settings.address))
+        else:
+            from liteio.server.workers import supervise
 
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a dependency, but optional at heart
-        runner = asyncio.run
-    try:
-        runner(serve_forever(settings))
+            return supervise(settings, plan, url)
     except StartupError as exc:
         print(f"liteio: cannot start: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"liteio: cannot listen on {settings.address}: {exc.strerror}", file=sys.stderr)
         return 1
+    print("liteio stopped", flush=True)
     return 0
