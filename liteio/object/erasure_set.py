@@ -88,7 +88,7 @@ class ErasureSet:
         self.block_size = block_size
         self.codec = codec_for(self.data, parity)
         self.cpu = cpu
-        self.locks = locks or NamespaceLock()
+        self.locks = locks if locks is not None else NamespaceLock()
         self.pool = BufferPool(block_buffer_size(self.total, block_size, self.data), buffers_per_set)
         # Shards found missing or corrupt, for the healer (bounded; a hint only).
         self.heal_hints: list[tuple[str, str, int]] = []

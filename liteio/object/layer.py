@@ -54,7 +54,7 @@ class ObjectLayer:
         self.deployment_id = deployment_id
         self._sip_key = uuid.UUID(deployment_id).bytes
         self.cpu = cpu or ThreadPoolExecutor(max_workers=4, thread_name_prefix="liteio-cpu")
-        self.locks = locks or NamespaceLock()
+        self.locks = locks if locks is not None else NamespaceLock()
         self._generation = bucket_generation
         self._seen_generation = bucket_generation.value if bucket_generation else 0
         self.sets = [ErasureSet(drives, parity, self.cpu, index=i, locks=self.locks)

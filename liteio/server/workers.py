@@ -74,6 +74,18 @@ def _spawn(settings: Settings, plan: object, sock: socket.socket, index: int,
     return pid
 
 
+def _remove_shared_state(plan: object) -> None:
+    """The lock table and generation live only as long as the workers do."""
+    from liteio.server.main import shared_state_path
+
+    prefix = shared_state_path(plan.deployment_id, plan.layout)  # type: ignore[attr-defined]
+    for suffix in (".locks", ".generation"):
+        try:
+            os.unlink(prefix + suffix)
+        except FileNotFoundError:
+            pass
+
+
 def supervise(settings: Settings, plan: object, url: str) -> int:
     from liteio.server.main import banner
 
@@ -123,5 +135,6 @@ def supervise(settings: Settings, plan: object, url: str) -> int:
         workers[_spawn(settings, plan, sockets[index], index, count)] = index
     for sock in sockets:
         sock.close()
+    _remove_shared_state(plan)
     print("liteio stopped", flush=True)
     return 1 if failed else 0
