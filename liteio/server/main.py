@@ -27,6 +27,7 @@ from liteio.s3.app import create_app
 from liteio.s3.auth import Credentials
 from liteio.s3.context import ServerConfig
 from liteio.server.config import DEFAULT_ACCESS_KEY, Settings
+from liteio.server.memory import tune_malloc
 from liteio.storage import errors as serr
 from liteio.storage.api import StorageAPI
 from liteio.storage.health import HealthCheckedDrive
@@ -182,6 +183,7 @@ def hypercorn_config(bind: str) -> Config:
 async def serve_worker(settings: Settings, plan: Deployment, bind: str, *, index: int = 0,
                        workers: int = 1, ready: asyncio.Event | None = None) -> None:
     """One serving process: its own drives, object layer and Hypercorn loop."""
+    tune_malloc()
     drives = await open_drives(plan.layout, settings)
     try:
         # NOTE: no staging clean-up here: with several workers the others may be writing.
