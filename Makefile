@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 STAMP := .make/installed
 ENGINE_SOURCES := $(wildcard ext/*.pyx ext/*.pxd ext/csrc/*/*.c ext/csrc/*/*.h)
 
-.PHONY: install system-deps run test bench bench-server clean
+.PHONY: install system-deps run test bench bench-server lint clean
 
 install: $(STAMP)
 
@@ -64,6 +64,12 @@ bench-server: install
 	fi
 	@$(PYTHON) -c "import moto.server, flask" 2>/dev/null || $(PIP) install --quiet --disable-pip-version-check 'moto[server]'
 	$(PYTHON) -m benchmarks.load $(BENCH_ARGS)
+
+lint: install
+	@$(PYTHON) -c "import ruff, mypy, cython_lint" 2>/dev/null || $(PIP) install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PYTHON) -m ruff check liteio tests benchmarks
+	$(PYTHON) -m mypy liteio
+	cython-lint --max-line-length 100 ext/*.pyx ext/*.pxd
 
 clean:
 	rm -rf build .make liteio/_ext/*.so liteio/_ext/*.c ext/*.c

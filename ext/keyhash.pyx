@@ -25,8 +25,8 @@ cdef struct _SipState:
 
 
 cdef inline void _rounds(_SipState *s, int n) noexcept nogil:
-    cdef int i
-    for i in range(n):
+    cdef int _round
+    for _round in range(n):
         s.v0 += s.v1
         s.v1 = _rotl(s.v1, 13)
         s.v1 ^= s.v0

@@ -118,11 +118,11 @@ async def _all_sets(sets: list[ErasureSet], bucket: str, prefix: str, recursive:
         async for item in streams[0]:
             yield item
         return
-    heap: list[tuple[str, int, int, _Item]] = []
+    heap: list[tuple[str, bool, int, _Item]] = []
     for n, stream in enumerate(streams):
-        item = await anext(stream, None)
-        if item is not None:
-            heap.append((item.key, item.prefix, n, item))
+        first: _Item | None = await anext(stream, None)
+        if first is not None:
+            heap.append((first.key, first.prefix, n, first))
     heapq.heapify(heap)
     last_prefix = None
     while heap:

@@ -35,7 +35,9 @@ class S3Sink:
         self.layer = layer
         self.config = config
 
-    async def __call__(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, **_: Any) -> None:
+    async def __call__(self, req: falcon.asgi.Request, resp: falcon.asgi.Response | None,
+                       **_: Any) -> None:
+        assert resp is not None  # Falcon passes None only to WebSocket sinks
         scope = req.scope
         request_id = req.context.request_id
         headers = {k.lower(): v for k, v in req.headers.items()}
@@ -70,7 +72,7 @@ class RequestLifecycle:
         resp.set_header("Server", SERVER_NAME)
         started = getattr(req.context, "started", time.perf_counter())
         if resp.stream is not None:
-            resp.stream = _counted(resp.stream, req, resp, started)
+            resp.stream = _counted(resp.stream, req, resp, started)  # type: ignore[arg-type]
         else:
             size = len(resp.data or b"") if resp.data is not None else 0
             _log(req, resp, size, started)

@@ -118,8 +118,10 @@ def supervise(settings: Settings, plan: object, url: str) -> int:
             break
         except InterruptedError:
             continue
-        index = workers.pop(pid, None)
-        if index is None or stopping:
+        if pid not in workers:
+            continue
+        index = workers.pop(pid)
+        if stopping:
             continue
         code = os.waitstatus_to_exitcode(status)
         now = time.monotonic()
