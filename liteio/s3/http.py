@@ -6,11 +6,10 @@ import base64
 import binascii
 import email.utils
 import re
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from liteio.object.types import STANDARD_HEADERS, STORAGE_CLASS_KEY, TAGGING_KEY, ObjectInfo
+from liteio.object.types import STANDARD_HEADERS, STORAGE_CLASS_KEY, ObjectInfo, Precondition
 from liteio.s3.errors import S3Error
 
 USER_META_PREFIX = "x-amz-meta-"
@@ -182,7 +181,7 @@ def check_copy_conditions(headers: Mapping[str, str], info: ObjectInfo) -> None:
                       details={"Condition": "x-amz-copy-source-If-Modified-Since"})
 
 
-def write_precondition(headers: Mapping[str, str]):  # type: ignore[no-untyped-def]
+def write_precondition(headers: Mapping[str, str]) -> Precondition | None:
     """PutObject/Complete with If-None-Match: * or If-Match: checked at commit, under lock."""
     if_none = headers.get("if-none-match")
     if_match = headers.get("if-match")
@@ -201,10 +200,3 @@ def write_precondition(headers: Mapping[str, str]):  # type: ignore[no-untyped-d
                 raise S3Error("PreconditionFailed", details={"Condition": "If-Match"})
 
     return check
-
-
-def now_ns() -> int:
-    return time.time_ns()
-
-
-TAGGING_META = TAGGING_KEY
