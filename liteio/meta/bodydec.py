@@ -1,17 +1,30 @@
 """Decoding version bodies into records (see ``versions.py`` for the layout).
 
-PERF: the common body (only keys MinIO's writer knows) is decoded with one C
-``unpack`` into nested dicts, then each field is type-checked and converted.
-Only a body with a key we do not know (or a legacy ``V1Obj``) takes the slow
-path: a streaming walk that keeps the unknown values' exact bytes so they can
-be written back unchanged.
+Tiers, each taken only when the one before declines:
+
+    canonical   the maps hold exactly the keys of MinIO's writer, in its order,
+                each value of the kind its converter takes without coercion:
+                the record is built directly (extras None). A body in its own
+                buffer is read by ``liteio._ext.xlscan.decode_body`` in C
+                (~3 us); one inside a journal, already unpacked into dicts by
+                the reader, is checked in ``_canonical`` (inlined type checks).
+    document    the unpacked dicts, each field through its converter
+                (bin/str coercion, nil lists, other key orders -> extras).
+    streaming   a walk that keeps unknown values' exact bytes so they can be
+                written back unchanged (unknown keys, ``V1Obj``), and that
+                names the field when the body is damaged.
+
+The canonical tier never raises: anything it does not recognise, damage
+included, goes down a tier, so errors always come from the tiers below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from liteio._ext.xlscan import decode_body as _decode_body
 from liteio.meta import msgp
 from liteio.meta.bodyenc import (
     BODY_FIELDS,
@@ -226,7 +239,127 @@ def _finish(
     return rec
 
 
-# --- fast path: one unpack() per body ----------------------------------------------
+# --- canonical tier: the writer's exact layout, checks inlined ----------------------
+
+# Whether the canonical tier is tried (tests compare the tiers by switching it
+# off; LITEIO_META_FAST_PATH=0 does it for a process).
+FAST_BODY = os.environ.get("LITEIO_META_FAST_PATH", "1") != "0"
+
+# Key orders for which ``_extras_for`` yields None: the writer's, with the
+# omitempty keys either present or absent.
+_OBJECT_KEYS = [f.key for f in OBJECT_FIELDS]
+_OBJECT_KEYS_NO_IDX = [k for k in _OBJECT_KEYS if k != "PartIdx"]
+_DELETE_MARKER_KEYS = [f.key for f in DELETE_MARKER_FIELDS]
+_DELETE_MARKER_KEYS_NO_SYS = [k for k in _DELETE_MARKER_KEYS if k != "MetaSys"]
+_OBJECT_BODY = [f.key for f in BODY_FIELDS[TYPE_OBJECT]]
+_DELETE_MARKER_BODY = [f.key for f in BODY_FIELDS[TYPE_DELETE_MARKER]]
+_OBJECT_BODY_NO_V = _OBJECT_BODY[:2]
+_DELETE_MARKER_BODY_NO_V = _DELETE_MARKER_BODY[:2]
+_INT: frozenset[type] = frozenset({int})
+_STR: frozenset[type] = frozenset({str})
+_BYTES: frozenset[type] = frozenset({bytes})
+
+
+def _all(items: Iterable[Any], kind: frozenset[type]) -> bool:
+    """Every item has exactly this type (bool is not int). PERF: one C-level pass."""
+    return set(map(type, items)) <= kind
+
+
+def _sys_map(value: Any) -> bool:
+    return value is None or (
+        type(value) is dict and _all(value, _STR) and set(map(type, value.values())) <= _BYTES
+    )
+
+
+def _usr_map(value: Any) -> bool:
+    return value is None or (
+        type(value) is dict and _all(value, _STR) and set(map(type, value.values())) <= _STR
+    )
+
+
+def _canonical_object(m: Any, written_by: int | None) -> ObjectVersion | None:
+    if type(m) is not dict:
+        return None
+    order = list(m)
+    if order == _OBJECT_KEYS_NO_IDX:
+        indices = None
+    elif order == _OBJECT_KEYS:
+        indices = m["PartIdx"]
+        if indices is not None and not (type(indices) is list and _all(indices, _BYTES)):
+            return None
+    else:
+        return None
+    vid, ddir = m["ID"], m["DDir"]
+    ec_algo, ec_m, ec_n, block = m["EcAlgo"], m["EcM"], m["EcN"], m["EcBSize"]
+    ec_index, dist, csum, nums = m["EcIndex"], m["EcDist"], m["CSumAlgo"], m["PartNums"]
+    etags, sizes, asizes = m["PartETags"], m["PartSizes"], m["PartASizes"]
+    size, mtime, meta_sys, meta_usr = m["Size"], m["MTime"], m["MetaSys"], m["MetaUsr"]
+    if not (
+        type(vid) is bytes
+        and len(vid) == 16
+        and type(ddir) is bytes
+        and len(ddir) == 16
+        and _all([ec_algo, ec_m, ec_n, block, ec_index, csum, size, mtime], _INT)
+        and ec_algo >= 0
+        and csum >= 0
+        and type(dist) is list
+        and _all(dist, _INT)
+        and (not dist or min(dist) >= 0)
+        and type(nums) is list
+        and _all(nums, _INT)
+        and (etags is None or (type(etags) is list and _all(etags, _STR)))
+        and type(sizes) is list
+        and _all(sizes, _INT)
+        and (asizes is None or (type(asizes) is list and _all(asizes, _INT)))
+        and _sys_map(meta_sys)
+        and _usr_map(meta_usr)
+    ):
+        return None
+    return ObjectVersion(
+        vid, ddir, ec_algo, ec_m, ec_n, block, ec_index, dist, csum, nums, etags, sizes,
+        asizes, indices, size, mtime, meta_sys, meta_usr, written_by,
+    )  # fmt: skip
+
+
+def _canonical_delete_marker(m: Any, written_by: int | None) -> DeleteMarker | None:
+    if type(m) is not dict:
+        return None
+    order = list(m)
+    if order == _DELETE_MARKER_KEYS:
+        meta_sys = m["MetaSys"]
+        if not _sys_map(meta_sys):
+            return None
+    elif order == _DELETE_MARKER_KEYS_NO_SYS:
+        meta_sys = None  # absent means nil here, not the writer default {}
+    else:
+        return None
+    vid, mtime = m["ID"], m["MTime"]
+    if not (type(vid) is bytes and len(vid) == 16 and type(mtime) is int):
+        return None
+    return DeleteMarker(vid, mtime, meta_sys, written_by)
+
+
+def _canonical(doc: Any) -> Version | None:
+    """The record of a body in the writer's exact layout, or None (never raises)."""
+    if type(doc) is not dict:
+        return None
+    order = list(doc)
+    vtype = doc.get("Type")
+    written_by = doc.get("v")
+    if type(vtype) is not int or not (
+        written_by is None or (type(written_by) is int and written_by >= 0)
+    ):
+        return None
+    if vtype == TYPE_OBJECT and (order == _OBJECT_BODY or order == _OBJECT_BODY_NO_V):
+        return _canonical_object(doc["V2Obj"], written_by)
+    if vtype == TYPE_DELETE_MARKER and (
+        order == _DELETE_MARKER_BODY or order == _DELETE_MARKER_BODY_NO_V
+    ):
+        return _canonical_delete_marker(doc["DelObj"], written_by)
+    return None
+
+
+# --- document tier: one unpack() per body, then a converter per field --------------
 
 
 def _from_document(doc: Any) -> Version | None:
@@ -256,7 +389,7 @@ def _from_document(doc: Any) -> Version | None:
     return _finish(vtype, rec, written_by, list(doc), {})
 
 
-# --- slow path: streaming, keeping unknown values' bytes ---------------------------
+# --- streaming tier: keeps unknown values' bytes ------------------------------------
 
 
 def _stream_map(r: msgp.Reader, name: str) -> Version:
@@ -309,7 +442,9 @@ def read_version(r: msgp.Reader) -> Version:
     bodies sit back to back in one buffer)."""
     start = r.tell()
     doc = r.value("version body")
-    rec = _from_document(doc)
+    rec = _canonical(doc) if FAST_BODY else None
+    if rec is None:
+        rec = _from_document(doc)
     if rec is None:
         rec = _stream_version(msgp.Reader(r.slice(start, r.tell()), ""))
     return rec
@@ -317,4 +452,9 @@ def read_version(r: msgp.Reader) -> Version:
 
 def decode_version(body: bytes | memoryview) -> Version:
     """Decode a version body held in its own buffer (the bin after a header)."""
+    if FAST_BODY:
+        found = _decode_body(body)
+        if found is not None:
+            vtype, args = found
+            return ObjectVersion(*args) if vtype == TYPE_OBJECT else DeleteMarker(*args)
     return read_version(msgp.Reader(body, ""))

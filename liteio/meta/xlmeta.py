@@ -11,6 +11,12 @@ so ``XLMeta.load(data).latest()`` decodes one header array per version and a
 single body. Journals from 1.0-1.2 files carry no headers; their bodies are
 all decoded to derive headers, as MinIO does.
 
+PERF: a 1.3 file goes first through ``liteio._ext.xlscan.scan``, one C pass
+over envelope, CRC and headers (~1 us against ~40 us for the Python path).
+It accepts only what the Python path accepts and returns None otherwise, so
+anything unusual or damaged is loaded (and reported) by the Python path.
+Both build the same entries; load-time fixes and sorting then run on either.
+
 Versions are kept sorted latest-first (``VersionHeader.sort_key``). Records
 returned by ``find``/``latest`` are the cached decodes: treat them as
 read-only and pass a modified copy to ``add_version``.
@@ -19,8 +25,11 @@ read-only and pass a modified copy to ``add_version``.
 from __future__ import annotations
 
 import bisect
+import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+from liteio._ext.xlscan import scan as _scan
 from liteio.meta import msgp
 from liteio.meta.bodydec import decode_version, read_version
 from liteio.meta.envelope import build_envelope, parse_envelope
@@ -43,6 +52,13 @@ from liteio.meta.ids import VersionIdLike, version_id_bytes, version_id_str
 from liteio.meta.inline import InlineData
 from liteio.meta.signature import header_of, signature_of
 from liteio.meta.versions import DeleteMarker, ObjectVersion, Version
+
+if TYPE_CHECKING:
+    from liteio._ext.xlscan import ScanResult
+
+# Whether ``XLMeta.load`` tries the compiled scan first (tests compare both
+# paths by switching this off; LITEIO_META_FAST_PATH=0 does it for a process).
+FAST_SCAN = os.environ.get("LITEIO_META_FAST_PATH", "1") != "0"
 
 
 class VersionEntry:
@@ -142,6 +158,10 @@ class XLMeta:
         """
         if not isinstance(data, bytes):
             data = bytes(data)  # views below must not see later mutations
+        if FAST_SCAN:
+            found = _scan(data, verify_crc)
+            if found is not None:
+                return cls._from_scan(data, found, apply_fixes, inline)
         env = parse_envelope(data, verify_crc=verify_crc)
         xl = cls()
         xl.source_version = env.version
@@ -157,6 +177,36 @@ class XLMeta:
             xl._apply_fixes()
         _sort(xl.entries)
         xl._inline_raw = env.inline if inline else None
+        return xl
+
+    @classmethod
+    def _from_scan(
+        cls,
+        data: bytes,
+        found: ScanResult,
+        apply_fixes: bool,
+        inline: bool,
+    ) -> XLMeta:
+        """The rest of ``load`` for a file ``xlscan.scan`` accepted (same result)."""
+        header_version, meta_version, crc, inline_at, in_order, versions = found
+        xl = cls()
+        xl.source_version = "1.3"
+        xl.source_header_version = header_version
+        xl.source_meta_version = meta_version
+        xl.stored_crc = crc
+        xl.entries = [
+            VersionEntry(
+                VersionHeader(vid, mtime, sig, vtype, flags, ec_n, ec_m), data[at : at + size], None
+            )
+            for vid, mtime, sig, vtype, flags, ec_n, ec_m, at, size in versions
+        ]
+        if apply_fixes:
+            xl._apply_fixes()  # the same fixes as below: only metaVersion < 3 needs any
+        # The scan checked the stored order; a fix changes a signature, which
+        # can change it. (Sorting is stable, so skipping it on sorted input is exact.)
+        if not in_order or xl.load_fixes:
+            _sort(xl.entries)
+        xl._inline_raw = memoryview(data)[inline_at:] if inline else None
         return xl
 
     def _apply_fixes(self) -> None:
