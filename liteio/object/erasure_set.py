@@ -92,6 +92,8 @@ class ErasureSet:
         self.pool = BufferPool(block_buffer_size(self.total, block_size, self.data), buffers_per_set)
         # Shards found missing or corrupt, for the healer (bounded; a hint only).
         self.heal_hints: list[tuple[str, str, int]] = []
+        # [heal hook] When healing runs (liteio.heal.mrf), every hint also goes here.
+        self.on_heal_hint: Callable[[ErasureSet, str, str, int], None] | None = None
 
     def __repr__(self) -> str:
         return f"ErasureSet(#{self.index}, {self.data}+{self.parity})"
@@ -122,6 +124,8 @@ class ErasureSet:
     def note_bad_shard(self, bucket: str, key: str, position: int) -> None:
         if len(self.heal_hints) < 10_000:
             self.heal_hints.append((bucket, key, position))
+        if self.on_heal_hint is not None:  # [heal hook]
+            self.on_heal_hint(self, bucket, key, position)
 
     # -- metadata --------------------------------------------------------------------
 

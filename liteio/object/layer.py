@@ -14,6 +14,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from liteio._ext.keyhash import sip_mod
+from liteio.heal import HealResult, HealService, MRFConfig, ScannerConfig, heal_object
 from liteio.meta.versions import ObjectVersion
 from liteio.object import errors as oerr
 from liteio.object.bucket_meta import BucketMetaCorrupt, BucketMetadata, metadata_key
@@ -60,6 +61,7 @@ class ObjectLayer:
         self.sets = [ErasureSet(drives, parity, self.cpu, index=i, locks=self.locks)
                      for i, drives in enumerate(sets)]
         self._bucket_cache: dict[str, BucketMetadata] = {}
+        self.healing: HealService | None = None  # [heal hook] see start_healing
 
     @property
     def drives(self) -> list[StorageAPI]:
@@ -71,7 +73,33 @@ class ObjectLayer:
         return self.sets[sip_mod(key.encode(), self._sip_key, len(self.sets))]
 
     async def close(self) -> None:
+        await self.stop_healing()
         await asyncio.gather(*(d.close() for d in self.drives), return_exceptions=True)
+
+    # -- healing (the work is in liteio/heal) [heal hook] ---------------------------------
+
+    async def heal_object(self, bucket: str, key: str, *, deep: bool = False,
+                          dry_run: bool = False) -> HealResult:
+        """Repair every version of one object on every drive of its set (see
+        ``liteio.heal.object_heal``); ``dry_run`` reports without changing anything."""
+        if bucket != SYSTEM_VOLUME:
+            check_object_key(key, bucket)
+            await self.bucket_metadata(bucket)
+        return await heal_object(self.set_for(key), bucket, key, deep=deep, dry_run=dry_run)
+
+    async def start_healing(self, *, mrf: MRFConfig | None = None,
+                            scanner: ScannerConfig | None = None) -> HealService:
+        """Start background healing: the MRF queue fed by degraded reads and writes, and
+        (given a config) the scanner. Stopped by ``stop_healing`` or ``close``."""
+        await self.stop_healing()
+        self.healing = HealService(self, mrf=mrf, scanner=scanner)
+        await self.healing.start()
+        return self.healing
+
+    async def stop_healing(self) -> None:
+        healing, self.healing = self.healing, None
+        if healing is not None:
+            await healing.stop()
 
     # -- buckets ------------------------------------------------------------------------
 

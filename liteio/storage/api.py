@@ -141,6 +141,12 @@ class StorageAPI(ABC):
         """The object's whole xl.meta, inline data included."""
 
     @abstractmethod
+    async def write_xl(self, volume: str, path: str, data: bytes) -> None:
+        """Durably replace the object's whole xl.meta with ``data`` (healing: a drive's
+        rebuilt copy). ``data`` must parse as an xl.meta, or ``FileCorrupt`` is raised
+        and nothing changes; the object's directory is created if missing."""
+
+    @abstractmethod
     async def commit_version(
         self,
         volume: str,

@@ -30,6 +30,7 @@ from liteio._ext.directio import DirectFile, probe_direct
 from liteio.meta.errors import FormatJSONError, XLMetaError
 from liteio.meta.format_json import FormatErasureV3
 from liteio.meta.ids import VersionIdLike, version_id_bytes
+from liteio.meta.xlmeta import XLMeta
 from liteio.storage import local_files as files
 from liteio.storage import local_xl
 from liteio.storage.api import (
@@ -352,6 +353,15 @@ class LocalDrive(StorageAPI):
         check_volume(volume)
         full = self._dirs.file(volume, check_path(path)) + "/" + XL_META
         return await self._run(volume, read_file, full)
+
+    def _write_xl(self, volume: str, path: str, data: bytes) -> None:
+        XLMeta.load(data)  # never put a file on disk that readers would call corrupt
+        write_atomic(self._dirs, self._dirs.volume(volume), path + "/" + XL_META, data)
+
+    async def write_xl(self, volume: str, path: str, data: bytes) -> None:
+        check_volume(volume)
+        check_path(path)
+        await self._run(volume, self._write_xl, volume, path, data)
 
     async def commit_version(
         self,

@@ -191,6 +191,9 @@ class DelegatingDrive(StorageAPI):
     async def read_xl(self, volume: str, path: str) -> bytes:
         return await self._forward("read_xl", lambda: self.inner.read_xl(volume, path))
 
+    async def write_xl(self, volume: str, path: str, data: bytes) -> None:
+        await self._forward("write_xl", lambda: self.inner.write_xl(volume, path, data))
+
     async def commit_version(
         self,
         volume: str,
