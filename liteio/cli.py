@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from liteio import __version__
+from liteio.admin.cli import add_admin_command
 from liteio.meta.debug import add_debug_commands
 
 
@@ -37,6 +38,14 @@ CREDENTIALS
 
 ENVIRONMENT
   Every flag has a LITEIO_* variable, shown with the flag; flags win.
+
+HEALING
+  Degraded reads and writes queue their object for healing (MRF) in every
+  worker; worker 0 also scans every object in the background (--no-heal-scan
+  or LITEIO_HEAL_SCAN=off to stop it) and refills emptied or replaced drives.
+  Tuning: LITEIO_HEAL_SCAN_RATE, _SLEEP_FACTOR, _CYCLE_PAUSE, _DEEP;
+  LITEIO_HEAL_MRF_CAPACITY, _WORKERS, _DEEP. `liteio admin heal` heals now;
+  `liteio admin heal-status` shows the queue, the scanner and the drives.
 
 SIGNALS
   SIGINT or SIGTERM stop accepting connections, let requests in flight
@@ -89,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_server_arguments(server)
     server.set_defaults(handler=_server)
+    add_admin_command(commands)
     add_debug_commands(commands)
     return parser
 

@@ -7,16 +7,22 @@
                     what was found and done                      results.py
     MRFQueue      objects a request just saw damaged             mrf.py
     Scanner       every object, slowly, resuming after restarts  scanner.py
-    HealService   MRF + scanner for a running store              service.py
+    DriveHealer   format an emptied/replaced drive into its      drive_heal.py
+                    slot and refill it, resuming after restarts
+                    its progress record on the drive             tracker.py
+    HealService   MRF + scanner + drive healer for a store       service.py
 """
 
+from liteio.heal.drive_heal import DriveHealConfig, DriveHealer
 from liteio.heal.mrf import MRFConfig, MRFQueue, MRFStats
 from liteio.heal.object_heal import heal_object
 from liteio.heal.results import DanglingVersion, DriveReport, HealResult, ShardRepair
 from liteio.heal.scanner import Scanner, ScannerConfig, ScannerStats
 from liteio.heal.service import HealService
+from liteio.heal.tracker import DriveHealTracker
 
 __all__ = [
-    "DanglingVersion", "DriveReport", "HealResult", "HealService", "MRFConfig", "MRFQueue",
-    "MRFStats", "Scanner", "ScannerConfig", "ScannerStats", "ShardRepair", "heal_object",
+    "DanglingVersion", "DriveHealConfig", "DriveHealTracker", "DriveHealer", "DriveReport",
+    "HealResult", "HealService", "MRFConfig", "MRFQueue", "MRFStats", "Scanner",
+    "ScannerConfig", "ScannerStats", "ShardRepair", "heal_object",
 ]

@@ -210,10 +210,7 @@ class Scanner:
                  s.cycle, s.last_cycle_seconds, s.scanned, s.healed, s.failed)
 
     async def _buckets(self) -> list[tuple[str, str]]:
-        """(volume, prefix) to walk, in order: bucket settings first (".minio.sys"
-        sorts before every bucket name), then the buckets."""
-        names = sorted(b.name for b in await self.layer.list_buckets())
-        return [(SYSTEM_VOLUME, BUCKETS_DIR + "/")] + [(name, "") for name in names]
+        return await volumes_to_scan(self.layer)
 
     async def _heal_bucket_dirs(self, bucket: str) -> None:
         """A drive that lost a bucket's directory (emptied, replaced) gets it back."""
@@ -234,7 +231,7 @@ class Scanner:
     async def _keys(self, bucket: str, prefix: str, start_after: str
                     ) -> AsyncGenerator[tuple[ErasureSet, str], None]:
         """Every key any drive of any set has, once per set, in key order."""
-        walks = [(es, _set_keys(es, bucket, prefix, start_after)) for es in self.layer.sets]
+        walks = [(es, set_keys(es, bucket, prefix, start_after)) for es in self.layer.sets]
         heap: list[tuple[str, int]] = []
         for n, (_, walk) in enumerate(walks):
             first = await anext(walk, None)
@@ -287,9 +284,18 @@ class Scanner:
             await asyncio.sleep(delay)
 
 
-async def _set_keys(es: ErasureSet, bucket: str, prefix: str, start_after: str
-                    ) -> AsyncGenerator[str, None]:
-    """Keys of one set: the walks of its online drives merged, each key once."""
+async def volumes_to_scan(layer: ObjectLayer) -> list[tuple[str, str]]:
+    """(volume, prefix) to walk, in order: bucket settings first (".minio.sys"
+    sorts before every bucket name), then the buckets. The drive healer
+    (drive_heal.py) walks in the same order."""
+    names = sorted(b.name for b in await layer.list_buckets())
+    return [(SYSTEM_VOLUME, BUCKETS_DIR + "/")] + [(name, "") for name in names]
+
+
+async def set_keys(es: ErasureSet, bucket: str, prefix: str, start_after: str
+                   ) -> AsyncGenerator[str, None]:
+    """Keys of one set: the walks of its online drives merged, each key once
+    (the scanner merges these over sets; the drive healer walks one set)."""
     walks = [_drive_keys(d, bucket, prefix, start_after) for d in es.drives if d.is_online()]
     heap: list[tuple[str, int]] = []
     for n, walk in enumerate(walks):

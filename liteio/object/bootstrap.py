@@ -6,7 +6,8 @@
   they are: only format.json is added, no object is moved or rewritten.
 - Some drives formatted: they must agree on one deployment and on the shape
   of the sets; each formatted drive takes the slot its format.json names, and
-  unformatted drives (replacements) fill the remaining slots.
+  unformatted drives (replacements) fill the remaining slots, each with a
+  heal tracker so the drive healer (liteio.heal.drive_heal) refills it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 
+from liteio.heal.tracker import new_tracker, write_tracker
 from liteio.meta.errors import FormatJSONError
 from liteio.meta.format_json import FormatErasureV3
 from liteio.object.errors import DriveLayoutError
@@ -105,7 +107,11 @@ async def format_drives(
             if fresh:
                 drive = fresh.pop(0)
                 await _ensure_system_volume(drive)
-                await drive.write_all(SYSTEM_VOLUME, FORMAT_FILE, reference.for_drive(s, d).dump())
+                fmt = reference.for_drive(s, d)
+                # The tracker before format.json: a replacement must never end up with
+                # its identity but without the mark that it still has to be refilled.
+                await write_tracker(drive, new_tracker(fmt.this, drive.endpoint, s, d))
+                await drive.write_all(SYSTEM_VOLUME, FORMAT_FILE, fmt.dump())
             else:
                 drive = unreachable.pop(0)  # keeps its slot; comes back later
             slots[s][d] = drive

@@ -14,7 +14,14 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from liteio._ext.keyhash import sip_mod
-from liteio.heal import HealResult, HealService, MRFConfig, ScannerConfig, heal_object
+from liteio.heal import (
+    DriveHealConfig,
+    HealResult,
+    HealService,
+    MRFConfig,
+    ScannerConfig,
+    heal_object,
+)
 from liteio.meta.versions import ObjectVersion
 from liteio.object import errors as oerr
 from liteio.object.bucket_meta import BucketMetaCorrupt, BucketMetadata, metadata_key
@@ -88,11 +95,13 @@ class ObjectLayer:
         return await heal_object(self.set_for(key), bucket, key, deep=deep, dry_run=dry_run)
 
     async def start_healing(self, *, mrf: MRFConfig | None = None,
-                            scanner: ScannerConfig | None = None) -> HealService:
+                            scanner: ScannerConfig | None = None,
+                            drives: DriveHealConfig | None = None) -> HealService:
         """Start background healing: the MRF queue fed by degraded reads and writes, and
-        (given a config) the scanner. Stopped by ``stop_healing`` or ``close``."""
+        (given a config each) the scanner and the refill of emptied or replaced drives.
+        Stopped by ``stop_healing`` or ``close``."""
         await self.stop_healing()
-        self.healing = HealService(self, mrf=mrf, scanner=scanner)
+        self.healing = HealService(self, mrf=mrf, scanner=scanner, drives=drives)
         await self.healing.start()
         return self.healing
 

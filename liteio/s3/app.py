@@ -19,6 +19,7 @@ import falcon.asgi
 
 from liteio.object.layer import ObjectLayer
 from liteio.s3 import dispatch
+from liteio.s3.admin import AdminAPI, is_admin
 from liteio.s3.auth import AuthRequest, verify_request
 from liteio.s3.context import Request, ServerConfig, new_request_id, parse_query, split_path
 from liteio.s3.errors import S3Error, to_s3_error
@@ -31,9 +32,11 @@ SERVER_NAME = "liteio"
 
 
 class S3Sink:
-    def __init__(self, layer: ObjectLayer, config: ServerConfig) -> None:
+    def __init__(self, layer: ObjectLayer, config: ServerConfig,
+                 admin: AdminAPI | None = None) -> None:
         self.layer = layer
         self.config = config
+        self.admin = admin or AdminAPI(layer)
 
     async def __call__(self, req: falcon.asgi.Request, resp: falcon.asgi.Response | None,
                        **_: Any) -> None:
@@ -53,6 +56,9 @@ class S3Sink:
                                       domains=self.config.domains)
         if request.auth.anonymous:
             raise S3Error("AccessDenied", "Anonymous access is not allowed")
+        if is_admin(bucket):  # /_liteio/...: no bucket can have that name (s3/admin.py)
+            await self.admin.handle(request)
+            return
         handler = dispatch.find(request)
         await handler(request)
 
@@ -138,10 +144,12 @@ async def _handle_error(req: falcon.asgi.Request, resp: falcon.asgi.Response, ex
                                request_id)
 
 
-def create_app(layer: ObjectLayer, config: ServerConfig) -> falcon.asgi.App:
+def create_app(layer: ObjectLayer, config: ServerConfig,
+               admin: AdminAPI | None = None) -> falcon.asgi.App:
+    """``admin``: the admin API (default: this process's own heal status, any valid key)."""
     app = falcon.asgi.App(middleware=[RequestLifecycle()])
     app.req_options.strip_url_path_trailing_slash = False
     app.req_options.auto_parse_qs_csv = False
-    app.add_sink(S3Sink(layer, config), prefix="/")
+    app.add_sink(S3Sink(layer, config, admin), prefix="/")
     app.add_error_handler(Exception, _handle_error)
     return app

@@ -31,6 +31,9 @@ class Settings:
     drive_timeout: float = 30.0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     log_level: str = "info"
+    # The background scanner (worker 0 only); MRF healing always runs. Pace and depth:
+    # LITEIO_HEAL_SCAN_* / LITEIO_HEAL_MRF_* (ScannerConfig/MRFConfig.from_env).
+    heal_scan: bool = True
 
     @property
     def host(self) -> str:
@@ -54,7 +57,10 @@ ENV = {
     "workers": "LITEIO_WORKERS",
     "drive_timeout": "LITEIO_DRIVE_TIMEOUT",
     "log_level": "LITEIO_LOG_LEVEL",
+    "heal_scan": "LITEIO_HEAL_SCAN",
 }
+_ON = ("1", "true", "on", "yes")
+_OFF = ("0", "false", "off", "no")
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,11 +97,27 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(default 30; env {ENV['drive_timeout']})")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                         help=f"default info; env {ENV['log_level']}")
+    parser.add_argument("--heal-scan", action=argparse.BooleanOptionalAction, default=None,
+                        help="scan every object in the background and heal what is damaged "
+                        f"(default on; env {ENV['heal_scan']}=on|off; pace: "
+                        "LITEIO_HEAL_SCAN_RATE objects/s, LITEIO_HEAL_SCAN_SLEEP_FACTOR, "
+                        "LITEIO_HEAL_SCAN_CYCLE_PAUSE seconds, LITEIO_HEAL_SCAN_DEEP)")
 
 
 def _env(name: str) -> str | None:
     value = os.environ.get(ENV[name])
     return value if value not in (None, "") else None
+
+
+def _switch(name: str, flag: bool | None, default: bool) -> bool:
+    if flag is not None:
+        return flag
+    raw = (_env(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _ON or raw in _OFF:
+        return raw in _ON
+    raise SettingsError(f"{ENV[name]} must be on or off, got {raw!r}")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -126,6 +148,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     domains = list(args.domains) or [d for d in (_env("domains") or "").split(",") if d]
     s.domains = tuple(d.strip().lower() for d in domains if d.strip())
     s.log_level = args.log_level or _env("log_level") or s.log_level
+    s.heal_scan = _switch("heal_scan", getattr(args, "heal_scan", None), s.heal_scan)
     if s.workers < 1:
         raise SettingsError("--workers must be at least 1")
     if s.secret_key is not None and len(s.secret_key) < 8:

@@ -18,15 +18,18 @@ from hypercorn.config import Config
 
 from liteio import __version__
 from liteio.cluster.layout import LayoutError, SetLayout, plan_layout
+from liteio.heal import DriveHealConfig, HealService, MRFConfig, ScannerConfig
 from liteio.object.bootstrap import format_drives
 from liteio.object.errors import DriveLayoutError
 from liteio.object.layer import ObjectLayer
 from liteio.object.nslock import NamespaceLock, ProcessLockTable
 from liteio.object.shared_state import SharedCounter
+from liteio.s3.admin import AdminAPI
 from liteio.s3.app import create_app
 from liteio.s3.auth import Credentials
 from liteio.s3.context import ServerConfig
 from liteio.server.config import DEFAULT_ACCESS_KEY, Settings
+from liteio.server.heal_status import HealStatusBoard
 from liteio.server.memory import tune_malloc
 from liteio.storage import errors as serr
 from liteio.storage.api import StorageAPI
@@ -58,7 +61,12 @@ async def open_drives(layout: SetLayout, settings: Settings) -> list[StorageAPI]
         if "://" in path:
             raise StartupError(f"remote drive {path}: distributed mode is not implemented yet")
         root = Path(path).expanduser().resolve()
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            # Not a directory (a dead mount, a file in its place): the drive starts
+            # offline and the set serves without it while quorum allows.
+            log.warning("event=drive_unusable path=%s error=%r", root, exc.strerror)
         local = LocalDrive(root, endpoint=str(root), io_threads=settings.io_threads)
         drives.append(HealthCheckedDrive(local, timeout=settings.drive_timeout))
     return drives
@@ -181,6 +189,18 @@ def hypercorn_config(bind: str) -> Config:
     return hyper
 
 
+async def start_healing(layer: ObjectLayer, settings: Settings, index: int) -> HealService:
+    """MRF in every worker (each heals what its own requests saw damaged); the scanner
+    and the refill of emptied or replaced drives in worker 0 only (one walk is enough)."""
+    try:
+        mrf = MRFConfig.from_env()
+        scanner = ScannerConfig.from_env() if settings.heal_scan and index == 0 else None
+        drives = DriveHealConfig.from_env() if index == 0 else None
+    except ValueError as exc:
+        raise StartupError(f"bad LITEIO_HEAL_* setting: {exc}") from None
+    return await layer.start_healing(mrf=mrf, scanner=scanner, drives=drives)
+
+
 async def serve_worker(settings: Settings, plan: Deployment, bind: str, *, index: int = 0,
                        workers: int = 1, ready: asyncio.Event | None = None) -> None:
     """One serving process: its own drives, object layer and Hypercorn loop."""
@@ -196,15 +216,20 @@ async def serve_worker(settings: Settings, plan: Deployment, bind: str, *, index
     except DriveLayoutError as exc:
         raise StartupError(str(exc)) from None
     locks = generation = None
+    shared = shared_state_path(plan.deployment_id, plan.layout)
     if workers > 1:
-        shared = shared_state_path(plan.deployment_id, plan.layout)
         locks = NamespaceLock(table=ProcessLockTable(f"{shared}.locks"))
         generation = SharedCounter(f"{shared}.generation")
     layer = ObjectLayer(sets, plan.layout.parity, plan.deployment_id, locks=locks,
                         bucket_generation=generation)
+    healing = await start_healing(layer, settings, index)
+    board = (HealStatusBoard(shared, index, workers, healing.status) if workers > 1
+             else None)
     config = ServerConfig(Credentials.single(plan.access_key, plan.secret_key), settings.region,
                           settings.domains)
-    app = create_app(layer, config)
+    admin = AdminAPI(layer, heal_status=board.merged if board is not None else None,
+                     root=plan.access_key)
+    app = create_app(layer, config, admin)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -214,6 +239,8 @@ async def serve_worker(settings: Settings, plan: Deployment, bind: str, *, index
         if isinstance(drive, HealthCheckedDrive):
             drive.start_monitor()
     housekeeping = asyncio.create_task(_periodic_cleanup(layer)) if index == 0 else None
+    if board is not None:
+        board.start()
     if ready is not None:
         ready.set()
     try:
@@ -221,7 +248,9 @@ async def serve_worker(settings: Settings, plan: Deployment, bind: str, *, index
     finally:
         if housekeeping is not None:
             housekeeping.cancel()
-        await layer.close()
+        await layer.close()  # stops healing too
+        if board is not None:
+            await board.stop()  # the final figures, for the workers still answering
 
 
 def _runner():  # type: ignore[no-untyped-def]

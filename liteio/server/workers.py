@@ -75,7 +75,8 @@ def _spawn(settings: Settings, plan: object, sock: socket.socket, index: int,
 
 
 def _remove_shared_state(plan: object) -> None:
-    """The lock table and generation live only as long as the workers do."""
+    """The lock table, generation and heal status live only as long as the workers do."""
+    from liteio.server.heal_status import remove_status_files
     from liteio.server.main import shared_state_path
 
     prefix = shared_state_path(plan.deployment_id, plan.layout)  # type: ignore[attr-defined]
@@ -84,6 +85,7 @@ def _remove_shared_state(plan: object) -> None:
             os.unlink(prefix + suffix)
         except FileNotFoundError:
             pass
+    remove_status_files(prefix)
 
 
 def supervise(settings: Settings, plan: object, url: str) -> int:

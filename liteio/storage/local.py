@@ -6,7 +6,12 @@ syscalls of one logical operation run together in one call (see
 ``local_xl`` for the commit sequence). ``OSError`` and xl.meta decode errors
 become storage errors in exactly one place, ``_translate``, which also
 decides when the drive is gone: after that every call fails fast with
-``DriveOffline`` until ``reconnect`` finds the same root again.
+``DriveOffline`` until ``reconnect`` finds the same drive again, or a fresh
+one in its place: a root holding no format.json at all (a replacement
+drive, or this one emptied) comes online unformatted, for the drive healer
+(``liteio.heal.drive_heal``) to format into the slot and refill. A root
+whose format.json names another drive is refused, and so is an empty mount
+point whose drive is no longer mounted there.
 
 Opening the drive (the constructor) does a little synchronous I/O: it runs
 once at start-up, before the event loop serves requests. The root must
@@ -100,6 +105,16 @@ def _check_name(name: str, what: str) -> str:
     return check_path(name)
 
 
+def _drive_id_of(format_json: bytes | None) -> str | None:
+    """The drive id a format.json names (None: no file, or unreadable)."""
+    if format_json:
+        try:
+            return FormatErasureV3.load(format_json).this or None
+        except FormatJSONError:
+            pass
+    return None
+
+
 SHARD_STAGE_SIZE = 256 << 10
 
 
@@ -129,6 +144,7 @@ class LocalDrive(StorageAPI):
         self._nlink_ok = False
         self._root_id: tuple[int, int] | None = None
         self._drive_id: str | None = None
+        self._mounted = False  # the root was a mount point when opened
         self._online = False
         self._closed = False
         self._offline_reason = "not opened"
@@ -144,35 +160,44 @@ class LocalDrive(StorageAPI):
         st = os.stat(self.root)
         if not stat.S_ISDIR(st.st_mode):
             raise NotADirectoryError(errno.ENOTDIR, "drive root is not a directory", self.root)
-        drive_id = self._read_drive_id()
+        raw = read_file_or_none(self._dirs.sys + "/" + FORMAT_FILE)
+        drive_id = _drive_id_of(raw)
+        mounted = os.path.ismount(self.root)
         if self._root_id is not None:
-            # NOTE: the same path may now be another directory: the drive was
-            # unmounted or replaced (a fresh drive goes through format bring-up,
-            # not reconnect). format.json's drive id decides when both have one;
-            # inode numbers are reused, so (dev, ino) is only the fallback.
-            if self._drive_id is not None or drive_id is not None:
-                same = drive_id == self._drive_id
-            else:
-                same = self._root_id == (st.st_dev, st.st_ino)
-            if not same:
-                raise DriveOffline(f"{self.root} is not the drive this was opened on")
+            self._check_same_drive(raw is not None, drive_id, st, mounted)
         # NOTE: never os.makedirs: it would recreate a root that vanished meanwhile.
         make_dirs(self.root, SYSTEM_VOLUME + "/" + TMP_DIR)
         self._direct = self._allow_direct and probe_direct(self._dirs.tmp)
         self._nlink_ok = nlink_counts_subdirs(self._dirs.tmp)
         self._root_id = (st.st_dev, st.st_ino)
         self._drive_id = drive_id
+        self._mounted = mounted
         self._online = True
         self._offline_reason = ""
 
+    def _check_same_drive(self, formatted: bool, drive_id: str | None, st: os.stat_result,
+                          mounted: bool) -> None:
+        """On reconnect: refuse a root that is now some other drive.
+
+        The path may now be another directory (the drive was moved, unmounted
+        or replaced). format.json's drive id decides when both sides know one;
+        inode numbers are reused, so (dev, ino) is only the fallback."""
+        if not formatted:
+            # A fresh drive (or this one emptied): safe to take, the drive healer
+            # formats it into this slot. But a mount point that lost its mount is
+            # the root filesystem: filling it would be a disaster, never a repair.
+            if self._mounted and not mounted:
+                raise DriveOffline(f"{self.root} is no longer a mount point (drive unmounted?)")
+            return
+        if self._drive_id is not None:
+            same = drive_id == self._drive_id
+        else:  # opened unformatted: whoever formatted it since wrote through this path
+            same = self._root_id == (st.st_dev, st.st_ino)
+        if not same:
+            raise DriveOffline(f"{self.root} is not the drive this was opened on")
+
     def _read_drive_id(self) -> str | None:
-        raw = read_file_or_none(self._dirs.sys + "/" + FORMAT_FILE)
-        if raw:
-            try:
-                return FormatErasureV3.load(raw).this or None
-            except FormatJSONError:
-                pass
-        return None
+        return _drive_id_of(read_file_or_none(self._dirs.sys + "/" + FORMAT_FILE))
 
     def _set_offline(self, reason: str) -> DriveOffline:
         self._online = False
